@@ -1,0 +1,12 @@
+//! The volumes routes of both API trees.
+//!
+//! Empty until the engine's volumes support lands; the daemon composes it already so the
+//! feature wiring is exercised.
+
+use api_core::AppState;
+use axum::Router;
+
+/// The volumes router fragment.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,469 @@
+//! The runtime: the one object that owns the state database, the configuration, the event
+//! bus and (as the engine grows) the image store, OCI runtime, monitor and network backend.
+//! It implements every domain trait; the daemon hands it to the API crates as trait objects.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::sync::{broadcast, OnceCell};
+
+use crate::config::ContainersConf;
+use crate::containers::{ContainerEngine, ContainerStatus, ContainerSummary, ListOptions};
+use crate::error::{Error, Result};
+use crate::events::{Event, EventBus, EventFilter, EventType};
+use crate::ids::{resolve, Table};
+use crate::pods::{PodEngine, PodSummary};
+use crate::registries::RegistriesConf;
+use crate::store::Db;
+use crate::system::{self, ContainerCounts, HostInfo, SystemEngine, ToolInfo};
+
+/// How to open a runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Persistent state (`--root`).
+    pub root: PathBuf,
+    /// Volatile state (`--runroot`).
+    pub runroot: PathBuf,
+    /// containers.conf, already loaded.
+    pub conf: ContainersConf,
+    /// registries.conf, already loaded.
+    pub registries: RegistriesConf,
+    /// The URI the API is served on (for `info.host.remoteSocket`).
+    pub service_uri: Option<String>,
+}
+
+impl RuntimeOptions {
+    /// Defaults for a root daemon: `/var/lib/podapid`, `/run/podapid`, host config files.
+    pub fn from_host(root: PathBuf, runroot: PathBuf) -> Result<Self> {
+        Ok(RuntimeOptions {
+            root,
+            runroot,
+            conf: ContainersConf::load_default()?,
+            registries: RegistriesConf::load_default()?,
+            service_uri: None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Tools {
+    runtime: ToolInfo,
+    conmon: ToolInfo,
+}
+
+/// The engine runtime.
+pub struct Runtime {
+    opts: RuntimeOptions,
+    db: Db,
+    events: EventBus,
+    tools: OnceCell<Tools>,
+    // Held for the runtime's life: one daemon per root.
+    _lock: nix::fcntl::Flock<std::fs::File>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("root", &self.opts.root)
+            .field("runroot", &self.opts.runroot)
+            .finish()
+    }
+}
+
+fn mkdir(p: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(p)
+        .map_err(|e| Error::io(format!("creating {}", p.display()), e))
+}
+
+impl Runtime {
+    /// Opens the state under `opts.root`, migrating the database, and takes the root's lock.
+    pub async fn open(opts: RuntimeOptions) -> Result<Arc<Runtime>> {
+        mkdir(&opts.root, 0o700)?;
+        mkdir(&opts.runroot, 0o700)?;
+        let lock_path = opts.root.join("podapid.lock");
+        let lock_file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("opening {}", lock_path.display()), e))?;
+        let lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, errno)| {
+                Error::InvalidState(format!(
+                    "{} is in use by another podapid ({errno})",
+                    opts.root.display()
+                ))
+            })?;
+        let db_path = opts.root.join("db.sqlite");
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_path))
+            .await
+            .map_err(|e| Error::Internal(format!("opening the database: {e}")))??;
+        let events_path = if opts.conf.engine.events_logfile_path.is_empty() {
+            opts.runroot.join("events").join("events.log")
+        } else {
+            PathBuf::from(&opts.conf.engine.events_logfile_path)
+        };
+        let max = parse_size(&opts.conf.engine.events_logfile_max_size).unwrap_or(1 << 20);
+        let events = EventBus::new(events_path, max)?;
+        let rt = Arc::new(Runtime {
+            opts,
+            db,
+            events,
+            tools: OnceCell::new(),
+            _lock: lock,
+            started: Instant::now(),
+        });
+        // Probe the slow facts (versions, packages) in the background.
+        let bg = rt.clone();
+        tokio::spawn(async move {
+            let _ = bg.tools().await;
+        });
+        Ok(rt)
+    }
+
+    async fn tools(&self) -> Tools {
+        self.tools
+            .get_or_init(|| async {
+                let rt_name = self.opts.conf.runtime_name().to_string();
+                let rt_path = self.opts.conf.runtime_path();
+                let conmon = self.opts.conf.conmon_path();
+                tokio::task::spawn_blocking(move || Tools {
+                    runtime: system::describe_tool(&rt_name, rt_path),
+                    conmon: system::describe_tool("conmon", conmon),
+                })
+                .await
+                .unwrap_or_default()
+            })
+            .await
+            .clone()
+    }
+
+    /// The options the runtime was opened with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.opts
+    }
+
+    /// The state database.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The event bus (every producer emits through it).
+    pub fn event_bus(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Time since the runtime opened.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    async fn container_counts(&self) -> Result<ContainerCounts> {
+        self.db
+            .read(|c| {
+                let mut counts = ContainerCounts::default();
+                let mut stmt =
+                    c.prepare("SELECT status, COUNT(*) FROM containers GROUP BY status")?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                for row in rows {
+                    let (status, n) = row?;
+                    counts.total += n;
+                    match ContainerStatus::parse(&status) {
+                        Some(ContainerStatus::Running) => counts.running += n,
+                        Some(ContainerStatus::Paused) => counts.paused += n,
+                        Some(ContainerStatus::Stopped | ContainerStatus::Exited) => {
+                            counts.stopped += n
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(counts)
+            })
+            .await
+    }
+
+    /// Emits a system-level event (daemon start/stop, refresh...).
+    pub fn emit_system(&self, status: &str) {
+        self.events.emit(Event::new(EventType::System, status));
+    }
+}
+
+/// Parses sizes like `1m`, `512k`, `10MB`, `1048576`.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = s[digits.len()..]
+        .trim_end_matches('b')
+        .trim_end_matches('i');
+    let mult = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+#[async_trait]
+impl SystemEngine for Runtime {
+    async fn info(&self) -> Result<HostInfo> {
+        let tools = self.tools().await;
+        let counts = self.container_counts().await?;
+        let images = self.db.count("images").await?;
+        let pods = self.db.count("pods").await?;
+        let root = self.opts.root.clone();
+        let mut info = tokio::task::spawn_blocking(move || {
+            let uts = nix::sys::utsname::uname().ok();
+            let (mem_total, mem_free, swap_total, swap_free) = system::memory();
+            let (cgroup_version, cgroup_controllers) = system::cgroups();
+            let (alloc, used) = system::fs_usage(&root);
+            let (fd_count, threads) = system::process_counts();
+            HostInfo {
+                arch: system::go_arch().into(),
+                os: "linux".into(),
+                hostname: uts
+                    .as_ref()
+                    .map(|u| u.nodename().to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                kernel: uts
+                    .as_ref()
+                    .map(|u| u.release().to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                cpus: std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+                mem_total,
+                mem_free,
+                swap_total,
+                swap_free,
+                uptime_secs: system::uptime(),
+                distribution: system::distribution(),
+                cgroup_version,
+                cgroup_controllers,
+                graph_root_allocated: alloc,
+                graph_root_used: used,
+                backing_fs: system::backing_fs(&root),
+                ipv4_forwarding: std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+                    .map(|s| s.trim() == "1")
+                    .unwrap_or(false),
+                fd_count,
+                threads,
+                ..Default::default()
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("gathering host info: {e}")))?;
+        let conf = &self.opts.conf;
+        info.cgroup_manager = conf.engine.cgroup_manager.clone();
+        info.oci_runtime = tools.runtime;
+        info.runtimes = conf
+            .engine
+            .runtimes
+            .iter()
+            .filter_map(|(name, paths)| {
+                paths
+                    .iter()
+                    .find(|p| Path::new(p).exists())
+                    .or_else(|| paths.first())
+                    .map(|p| (name.clone(), p.clone()))
+            })
+            .collect();
+        info.conmon = tools.conmon;
+        info.event_logger = conf.engine.events_logger.clone();
+        info.log_driver = conf.containers.log_driver.clone();
+        info.network_backend = conf.network.network_backend.clone();
+        info.seccomp_profile = conf.containers.seccomp_profile.clone();
+        info.seccomp_enabled = Path::new("/proc/sys/kernel/seccomp").exists()
+            || std::fs::read_to_string("/proc/self/status")
+                .map(|s| s.contains("Seccomp:"))
+                .unwrap_or(false);
+        info.apparmor_enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .map(|s| s.trim() == "Y")
+            .unwrap_or(false);
+        info.capabilities = conf.containers.default_capabilities.clone();
+        info.graph_root = self.opts.root.join("storage");
+        info.run_root = self.opts.runroot.join("storage");
+        info.volume_path = self.opts.root.join("volumes");
+        info.graph_driver = "overlay".into();
+        info.config_files = conf.files.clone();
+        info.images = images;
+        info.containers = counts;
+        info.pods = pods;
+        info.registries = self.opts.registries.registries.clone();
+        info.search_registries = self.opts.registries.unqualified_search_registries.clone();
+        info.remote_socket = self.opts.service_uri.clone();
+        Ok(info)
+    }
+
+    async fn events(&self, filter: EventFilter) -> Result<Vec<Event>> {
+        let path = self.events.path().to_path_buf();
+        tokio::task::spawn_blocking(move || crate::events::read_log(&path, &filter))
+            .await
+            .map_err(|e| Error::Internal(format!("reading events: {e}")))?
+    }
+
+    fn subscribe_events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+}
+
+fn container_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
+    r.get(0)
+}
+
+#[async_trait]
+impl ContainerEngine for Runtime {
+    async fn list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>> {
+        let rows: Vec<String> = self
+            .db
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT config FROM containers ORDER BY created DESC")?;
+                let v = stmt
+                    .query_map([], container_from_row)?
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(v)
+            })
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for json in rows {
+            let c: ContainerSummary = serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("corrupt container record: {e}")))?;
+            if opts.all || c.status == ContainerStatus::Running {
+                out.push(c);
+            }
+            if opts.limit > 0 && out.len() >= opts.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn lookup(&self, name_or_id: &str) -> Result<ContainerSummary> {
+        let key = name_or_id.to_string();
+        let json: Option<String> = self
+            .db
+            .read(move |c| {
+                let Some(id) = resolve(c, Table::Containers, &key)? else {
+                    return Ok(None);
+                };
+                Ok(Some(c.query_row(
+                    "SELECT config FROM containers WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?))
+            })
+            .await?;
+        let json = json.ok_or_else(|| Error::NoSuchContainer(name_or_id.to_string()))?;
+        serde_json::from_str(&json)
+            .map_err(|e| Error::Internal(format!("corrupt container record: {e}")))
+    }
+}
+
+#[async_trait]
+impl PodEngine for Runtime {
+    async fn list(&self) -> Result<Vec<PodSummary>> {
+        let rows: Vec<String> = self
+            .db
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT config FROM pods ORDER BY created DESC")?;
+                let v = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(v)
+            })
+            .await?;
+        rows.iter()
+            .map(|j| {
+                serde_json::from_str(j)
+                    .map_err(|e| Error::Internal(format!("corrupt pod record: {e}")))
+            })
+            .collect()
+    }
+
+    async fn lookup(&self, name_or_id: &str) -> Result<PodSummary> {
+        let key = name_or_id.to_string();
+        let json: Option<String> = self
+            .db
+            .read(move |c| {
+                let Some(id) = resolve(c, Table::Pods, &key)? else {
+                    return Ok(None);
+                };
+                Ok(Some(c.query_row(
+                    "SELECT config FROM pods WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?))
+            })
+            .await?;
+        let json = json.ok_or_else(|| Error::NoSuchPod(name_or_id.to_string()))?;
+        serde_json::from_str(&json).map_err(|e| Error::Internal(format!("corrupt pod record: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("512K"), Some(512 << 10));
+        assert_eq!(parse_size("10MB"), Some(10 << 20));
+        assert_eq!(parse_size("2048"), Some(2048));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    fn opts(dir: &Path) -> RuntimeOptions {
+        RuntimeOptions {
+            root: dir.join("root"),
+            runroot: dir.join("run"),
+            conf: ContainersConf::default(),
+            registries: RegistriesConf::default(),
+            service_uri: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_root_is_locked_by_one_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(opts(dir.path())).await.unwrap();
+        let second = Runtime::open(opts(dir.path())).await;
+        assert!(second.is_err());
+        drop(rt);
+        // The background probe may still hold a clone briefly.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unknown_objects_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(opts(dir.path())).await.unwrap();
+        let e = ContainerEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
+        assert!(matches!(e, Error::NoSuchContainer(_)));
+        let e = PodEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
+        assert!(matches!(e, Error::NoSuchPod(_)));
+        assert!(ContainerEngine::list(
+            &*rt,
+            ListOptions {
+                all: true,
+                limit: 0
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty());
+        let info = rt.info().await.unwrap();
+        assert_eq!(info.containers.total, 0);
+        assert!(info.mem_total > 0);
+    }
+}

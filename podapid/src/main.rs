@@ -1,0 +1,134 @@
+//! The `podapid` command line, mirroring `podman [global flags] system service`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use api_core::{AnyListener, ListenAddr};
+use clap::{Parser, Subcommand};
+use podapid::DaemonConfig;
+
+const DEFAULT_URI: &str = "unix:///run/podapid/podapid.sock";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "podapid",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (Podman API 4.9.5)"),
+    about = "Serve the Podman v4 REST API (Docker-compatible and libpod) over a real container engine"
+)]
+struct Cli {
+    /// Path to the root directory in which data is stored
+    #[arg(
+        long,
+        global = true,
+        default_value = "/var/lib/podapid",
+        env = "PODAPID_ROOT"
+    )]
+    root: PathBuf,
+    /// Path to the directory in which run state is stored
+    #[arg(
+        long,
+        global = true,
+        default_value = "/run/podapid",
+        env = "PODAPID_RUNROOT"
+    )]
+    runroot: PathBuf,
+    /// Log messages at and above this level (debug, info, warn, error)
+    #[arg(long, global = true, default_value = "warn")]
+    log_level: String,
+    /// Log format: text or json
+    #[arg(long, global = true, default_value = "text")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the API service
+    #[command(alias = "system-service")]
+    Service {
+        /// Where to listen: unix:///path or tcp://host:port (default: unix:///run/podapid/podapid.sock;
+        /// ignored under systemd socket activation)
+        uri: Option<String>,
+        /// Time until the service exits without connections, in seconds (0 = never)
+        #[arg(short = 't', long = "time", default_value_t = 5)]
+        time: u64,
+        /// Set CORS headers for this origin
+        #[arg(long)]
+        cors: Option<String>,
+    },
+}
+
+fn init_logs(level: &str, format: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PODAPID_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .context("bad --log-level")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => anyhow::bail!("unknown --log-format {other:?} (text or json)"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return futures_pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+async fn futures_pending() {
+    std::future::pending::<()>().await
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logs(&cli.log_level, &cli.log_format)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Service { uri, time, cors } => {
+                let (listener, uri) = match AnyListener::from_systemd().context("socket activation")? {
+                    Some(l) => (l, uri.unwrap_or_else(|| "systemd-socket".into())),
+                    None => {
+                        let uri = uri.unwrap_or_else(|| DEFAULT_URI.to_string());
+                        let addr = ListenAddr::parse(&uri).map_err(anyhow::Error::msg)?;
+                        if let ListenAddr::Tcp(a) = &addr {
+                            if !(a.starts_with("127.") || a.starts_with("localhost:") || a.starts_with("[::1]")) {
+                                tracing::warn!("serving the API on {a} over plain TCP without TLS: anyone who can reach it controls this host");
+                            }
+                        }
+                        let l = AnyListener::bind(&addr)
+                            .await
+                            .with_context(|| format!("listening on {uri}"))?;
+                        (l, addr.uri())
+                    }
+                };
+                let config = DaemonConfig {
+                    root: cli.root,
+                    runroot: cli.runroot,
+                    uri: Some(uri),
+                    idle: Duration::from_secs(time),
+                    cors,
+                };
+                podapid::serve(config, listener, shutdown_signal()).await
+            }
+        }
+    })
+}
