@@ -116,3 +116,87 @@ pub async fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn state(dir: &std::path::Path) -> AppState {
+        let rt = engine::Runtime::open(engine::RuntimeOptions {
+            root: dir.join("root"),
+            runroot: dir.join("run"),
+            conf: Default::default(),
+            registries: Default::default(),
+            service_uri: None,
+        })
+        .await
+        .unwrap();
+        AppState::from_engine(rt, ServiceConfig::default())
+    }
+
+    async fn boom() -> &'static str {
+        panic!("kaboom")
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_handler_panic_is_a_500_envelope_and_serving_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }));
+        let svc = into_service(router, state(dir.path()).await);
+        let r = svc
+            .clone()
+            .oneshot(Request::get("/v1.41/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["response"], 500);
+        assert!(v["message"].as_str().unwrap().contains("kaboom"));
+        let r = svc
+            .oneshot(Request::get("/ok").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn bad_json_bodies_and_path_params_get_the_envelope() {
+        use axum::routing::post;
+        let dir = tempfile::tempdir().unwrap();
+        async fn create(
+            ApiJson(_v): ApiJson<std::collections::BTreeMap<String, String>>,
+        ) -> &'static str {
+            "ok"
+        }
+        async fn item(ApiPath(n): ApiPath<u32>) -> String {
+            n.to_string()
+        }
+        let router = Router::new()
+            .route("/things/create", post(create))
+            .route("/things/{n}", get(item));
+        let svc = into_service(router, state(dir.path()).await);
+        for req in [
+            Request::post("/things/create")
+                .body(Body::from("{not json"))
+                .unwrap(),
+            Request::get("/things/notanumber")
+                .body(Body::empty())
+                .unwrap(),
+        ] {
+            let r = svc.clone().oneshot(req).await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["response"], 400);
+        }
+    }
+}

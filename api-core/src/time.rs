@@ -52,19 +52,8 @@ pub fn parse_time_at(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     if let Some(d) = parse_duration(s) {
         return chrono::Duration::from_std(d).ok().map(|d| now - d);
     }
-    if let Some((secs, frac)) = s.split_once('.').or(Some((s, ""))) {
-        if !secs.is_empty()
-            && secs.bytes().all(|b| b.is_ascii_digit() || b == b'-')
-            && frac.bytes().all(|b| b.is_ascii_digit())
-        {
-            let secs: i64 = secs.parse().ok()?;
-            let mut nanos = 0u32;
-            if !frac.is_empty() {
-                let f = format!("{frac:0<9}");
-                nanos = f[..9].parse().ok()?;
-            }
-            return Utc.timestamp_opt(secs, nanos).single();
-        }
+    if let Some(t) = parse_unix(s) {
+        return Some(t);
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
@@ -75,6 +64,21 @@ pub fn parse_time_at(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         return d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t));
     }
     None
+}
+
+/// Unix seconds with an optional fraction (`123`, `-5`, `123.456`).
+fn parse_unix(s: &str) -> Option<DateTime<Utc>> {
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return None;
+    }
+    let nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    Utc.timestamp_opt(secs, nanos).single()
 }
 
 /// Parses a time query parameter, answering 400 when it is malformed.

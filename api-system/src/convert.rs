@@ -324,10 +324,9 @@ pub(crate) fn libpod_info(info: &HostInfo) -> LibpodInfo {
                 seccomp_profile_path: info.seccomp_profile.clone(),
                 selinux_enabled: false,
             },
-            slirp4netns: ToolInfoReport {
-                name: None,
+            slirp4netns: SlirpInfo {
+                executable: String::new(),
                 package: String::new(),
-                path: String::new(),
                 version: String::new(),
             },
             pasta: ToolInfoReport {

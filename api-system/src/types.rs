@@ -193,6 +193,14 @@ pub struct ToolInfoReport {
     pub version: String,
 }
 
+/// libpod's `SlirpInfo`.
+#[derive(Debug, Serialize)]
+pub struct SlirpInfo {
+    pub executable: String,
+    pub package: String,
+    pub version: String,
+}
+
 /// libpod's `CPUUsage`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -268,7 +276,7 @@ pub struct HostInfoReport {
     pub rootless_network_cmd: String,
     pub service_is_remote: bool,
     pub security: SecurityInfo,
-    pub slirp4netns: ToolInfoReport,
+    pub slirp4netns: SlirpInfo,
     pub pasta: ToolInfoReport,
     pub swap_free: u64,
     pub swap_total: u64,

@@ -268,6 +268,7 @@ pub fn fs_usage(path: &Path) -> (u64, u64) {
 pub fn backing_fs(path: &Path) -> String {
     match nix::sys::statfs::statfs(path) {
         Ok(s) => {
+            #[allow(clippy::unnecessary_cast)] // the field type differs between libc targets
             let t = s.filesystem_type().0 as i64;
             match t {
                 0xEF53 => "extfs".into(),

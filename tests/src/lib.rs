@@ -1,1 +1,211 @@
-//! placeholder
+//! Test support: a real podapid daemon on a temporary unix socket, and raw HTTP helpers.
+//!
+//! Each [`TestDaemon`] has its own root, runroot and socket in a temp dir, so tests run in
+//! parallel. The daemon runs in-process through `podapid::serve`; dropping it shuts it down.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+/// A running daemon.
+pub struct TestDaemon {
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestDaemon {
+    /// Starts a daemon and waits until it answers `/_ping`.
+    pub async fn start() -> TestDaemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("podapid.sock");
+        let listener = api_core::AnyListener::bind(&api_core::ListenAddr::Unix(socket.clone()))
+            .await
+            .expect("bind the test socket");
+        let config = podapid::DaemonConfig {
+            root: dir.path().join("root"),
+            runroot: dir.path().join("run"),
+            uri: Some(format!("unix://{}", socket.display())),
+            idle: Duration::ZERO,
+            cors: None,
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            podapid::serve(config, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .map_err(|e| format!("{e:#}"))
+        });
+        let d = TestDaemon {
+            dir,
+            socket,
+            shutdown: Some(tx),
+            task: Some(task),
+        };
+        d.wait_ready().await;
+        d
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..500 {
+            if let Ok(r) = request(&self.socket, Method::GET, "/_ping", None).await {
+                if r.status == StatusCode::OK {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("podapid did not answer /_ping on {}", self.socket.display());
+    }
+
+    /// One request with an optional JSON body.
+    pub async fn req(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        let m = Method::from_bytes(method.as_bytes()).expect("method");
+        request(&self.socket, m, path, body.map(|b| b.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.req("GET", path, None).await
+    }
+
+    /// A bollard client for this daemon (version not yet negotiated).
+    pub fn docker(&self) -> bollard::Docker {
+        bollard::Docker::connect_with_unix(
+            &self.socket.display().to_string(),
+            30,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("bollard client")
+    }
+
+    /// `unix://SOCKET`, for CLI clients.
+    pub fn uri(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Stops the daemon and returns how `serve` ended.
+    pub async fn stop(mut self) -> Result<(), String> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.map_err(|e| e.to_string())?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// One HTTP/1.1 request over a unix socket, read whole.
+pub async fn request(
+    socket: &Path,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+) -> Result<Reply, String> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "d");
+    if body.is_some() {
+        b = b.header("content-type", "application/json");
+    }
+    let req = b
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends raw bytes and reads the raw answer until the server closes or `limit` passes
+/// (for checks on the exact bytes: header case, status lines).
+pub async fn raw_exchange(socket: &Path, request: &str, limit: Duration) -> String {
+    let mut s = UnixStream::connect(socket).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(limit, s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a command exists on PATH.
+pub fn have(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+        .unwrap_or(false)
+}
+
+/// The workspace root (for golden files).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# Benchmark podapid against the real `podman system service`, side by side in one run.
+# This is a measurement, not a test: it always exits 0 once the numbers are printed.
+#
+# Usage: bench/bench.sh [PODAPID_BIN]
+#   PODAPID_BIN defaults to target/release/podapid, else target/debug/podapid (debug builds are
+#   much slower; benchmark a release build for real numbers).
+#
+# Every server gets fresh temporary --root/--runroot directories and listens on a temporary unix
+# socket; a second instance of each listens on tcp://127.0.0.1:<free port>. Measured per server:
+#   /_ping req/s     wrk -t2 -c16 -d5s, directly over TCP (the main figure) and through
+#                    `socat TCP-LISTEN -> UNIX-CONNECT` to the unix socket (wrk has no unix
+#                    sockets; socat forks per connection and caps both servers, so it is a
+#                    secondary figure)
+#   /libpod/info     mean curl time_total over 20 sequential requests (unix socket), after a warm-up
+#   idle RSS         VmRSS of the unix-socket server right after that warm-up (and again after load)
+#   cold start       launch of a fresh server (new root) until the first successful /_ping, median
+#                    of 10 runs; polled every 2 ms over TCP with bash builtins only (/dev/tcp and
+#                    `read -t`), because starting curl for each attempt costs ~15 ms here
+# Goals: /_ping >= 5x podman req/s, /libpod/info <= 20 ms, idle RSS <= 10 MB, cold start <= 20 ms.
+# Without podman installed only podapid's column is printed.
+#
+# Knobs (environment): BENCH_WRK_DURATION (5s), BENCH_INFO_RUNS (20), BENCH_COLD_RUNS (10),
+# BENCH_SKIP_PODMAN=1 (podapid only, as when podman is not installed).
+# Everything started here is stopped on exit, temporary directories (and the bind mount podman
+# leaves on its storage root) are removed. Only 127.0.0.1 and unix sockets are used.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+
+WRK_DURATION=${BENCH_WRK_DURATION:-5s}
+INFO_RUNS=${BENCH_INFO_RUNS:-20}
+COLD_RUNS=${BENCH_COLD_RUNS:-10}
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# ------------------------------------------------------------ arguments ---
+BIN=${1:-}
+if [ -z "$BIN" ]; then
+  for candidate in "$REPO_DIR/target/release/podapid" "$REPO_DIR/target/debug/podapid"; do
+    if [ -x "$candidate" ]; then BIN=$candidate; break; fi
+  done
+fi
+[ -n "$BIN" ] || die "no podapid binary: build one or pass its path"
+[ -x "$BIN" ] || die "$BIN is not executable"
+BIN=$(realpath "$BIN")
+for tool in curl wrk socat ss awk; do
+  command -v "$tool" >/dev/null || die "$tool missing (fixtures/setup.sh installs it)"
+done
+HAVE_PODMAN=
+if [ -z "${BENCH_SKIP_PODMAN:-}" ] && command -v podman >/dev/null; then HAVE_PODMAN=1; fi
+
+# ------------------------------------------------------ process handling ---
+WORK=$(mktemp -d /tmp/podapid-bench.XXXXXX)
+PIDS=()        # everything this script started, stopped on exit
+USED_PORTS=()
+
+alive() { # PID: running and not a zombie
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+stop_pid() { # PID: SIGTERM, up to 5 s grace, then SIGKILL; reap it
+  local pid=$1 i
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.05; done
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
+unmount_under() { # DIR: podman bind-mounts <root>/overlay onto itself and leaves it mounted
+  local dir=$1 mnt round
+  for round in 1 2 3; do
+    mnt=$(awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r)
+    [ -n "$mnt" ] || return 0
+    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done <<<"$mnt"
+  done
+}
+
+cleanup() {
+  local i
+  trap - EXIT INT TERM
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
+  unmount_under "$WORK"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { # prints an unused TCP port on 127.0.0.1
+  local port tries
+  for ((tries = 0; tries < 200; tries++)); do
+    port=$((20000 + RANDOM % 40000))
+    [[ " ${USED_PORTS[*]} " == *" $port "* ]] && continue
+    if [ -z "$(ss -Htln "sport = :$port")" ]; then
+      echo "$port"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# launch KIND NAME URI: start a server with fresh state under $WORK/NAME; sets LAUNCHED_PID
+launch() {
+  local kind=$1 name=$2 uri=$3 dir=$WORK/$2
+  mkdir -p "$dir"
+  case $kind in
+    podapid)
+      "$BIN" --root "$dir/root" --runroot "$dir/runroot" service "$uri" -t 0 >"$dir.log" 2>&1 &
+      ;;
+    podman)
+      mkdir -p "$dir/tmp" "$dir/networks"
+      podman --root "$dir/root" --runroot "$dir/runroot" --tmpdir "$dir/tmp" \
+        --network-config-dir "$dir/networks" system service --time=0 "$uri" >"$dir.log" 2>&1 &
+      ;;
+  esac
+  LAUNCHED_PID=$!
+  PIDS+=("$LAUNCHED_PID")
+}
+
+# wait_ping NAME PID CURL-ARGS...: until GET /_ping answers 200 (30 s max)
+wait_ping() {
+  local name=$1 pid=$2 i
+  shift 2
+  for ((i = 0; i < 600; i++)); do
+    curl -fs -o /dev/null -m 2 "$@" && return 0
+    alive "$pid" || { tail -n 20 "$WORK/$name.log" >&2; die "$name exited during startup"; }
+    sleep 0.05
+  done
+  tail -n 20 "$WORK/$name.log" >&2
+  die "$name did not answer /_ping within 30 s"
+}
+
+# ------------------------------------------------------------ measuring ---
+exec {SLEEP_FD}<> <(:) # an fd that never has data: `read -t 0.002 -u $SLEEP_FD` sleeps without a fork
+
+ping_tcp() { # PORT: one GET /_ping with bash builtins only; 0 if the answer is 200
+  local fd line
+  exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET /_ping HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' >&"$fd"
+  IFS= read -r -t 2 -u "$fd" line || line=
+  exec {fd}>&-
+  [[ $line == "HTTP/1."?" 200"* ]]
+}
+
+# cold_start KIND: sets COLD_MS to the time from launch to the first 200 from /_ping, in ms.
+# Runs in the main shell (not in $(...)) so that the trap knows about the server it starts.
+cold_start() {
+  local kind=$1 port t0 t1 name pid attempts=0
+  port=$(free_port)
+  USED_PORTS+=("$port")
+  name=cold-$kind-${#USED_PORTS[@]}
+  t0=$EPOCHREALTIME
+  launch "$kind" "$name" "tcp://127.0.0.1:$port"
+  pid=$LAUNCHED_PID
+  until ping_tcp "$port" 2>/dev/null; do
+    read -r -t 0.002 -u "$SLEEP_FD" _ || true
+    if ((++attempts % 100 == 0)); then
+      alive "$pid" || { tail -n 20 "$WORK/$name.log" >&2; die "$kind exited during cold start"; }
+      ((attempts < 15000)) || die "$kind cold start: no /_ping answer within ~30 s"
+    fi
+  done
+  t1=$EPOCHREALTIME
+  stop_pid "$pid"
+  unmount_under "$WORK/$name"
+  rm -rf "${WORK:?}/$name" "$WORK/$name.log"
+  COLD_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }')
+}
+
+median() { # numbers on stdin
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# wrk_rps NAME URL: requests/s from wrk; warns about errors and non-2xx answers
+wrk_rps() {
+  local name=$1 url=$2 out
+  out=$(wrk -t2 -c16 -d"$WRK_DURATION" "$url" 2>&1) || { say "wrk failed for $name: $out"; echo 0; return; }
+  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+    say "wrk $name: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | paste -sd';')"
+  fi
+  awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+}
+
+# info_mean_ms SOCK: mean time_total of INFO_RUNS sequential GET /v4.0.0/libpod/info
+info_mean_ms() {
+  local sock=$1 i
+  for ((i = 0; i < INFO_RUNS; i++)); do
+    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --unix-socket "$sock" http://d/v4.0.0/libpod/info
+  done | awk -v who="$sock" '
+    $1 != 200 { bad++ }
+    { sum += $2; n++ }
+    END {
+      if (bad) printf "[bench] WARNING: %d of %d /libpod/info answers were not 200 (%s)\n", bad, n, who > "/dev/stderr"
+      printf "%.1f\n", sum / n * 1000 }'
+}
+
+rss_mb() { # PID: VmRSS in MB
+  awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
+# ------------------------------------------------------------------ run ---
+SERVERS=(podapid)
+[ -z "$HAVE_PODMAN" ] || SERVERS+=(podman)
+declare -A PID_UNIX SOCK PORT_TCP PORT_SOCAT PID_SOCAT
+declare -A PING_TCP PING_SOCAT INFO RSS_IDLE RSS_LOADED COLD
+
+build_kind=debug
+[[ $BIN == */release/* ]] && build_kind=release
+say "podapid: $BIN ($build_kind build; $("$BIN" --version 2>/dev/null || echo 'version ?'))"
+if [ -n "$HAVE_PODMAN" ]; then say "podman:  $(command -v podman) ($(podman --version))"
+else say "podman not installed: podapid only"; fi
+say "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (other load skews every number)"
+
+for s in "${SERVERS[@]}"; do
+  SOCK[$s]=$WORK/$s.sock
+  launch "$s" "$s-unix" "unix://${SOCK[$s]}"
+  PID_UNIX[$s]=$LAUNCHED_PID
+  PORT_TCP[$s]=$(free_port); USED_PORTS+=("${PORT_TCP[$s]}")
+  launch "$s" "$s-tcp" "tcp://127.0.0.1:${PORT_TCP[$s]}"
+  wait_ping "$s-unix" "${PID_UNIX[$s]}" --unix-socket "${SOCK[$s]}" http://d/_ping
+  wait_ping "$s-tcp" "$LAUNCHED_PID" "http://127.0.0.1:${PORT_TCP[$s]}/_ping"
+  PORT_SOCAT[$s]=$(free_port); USED_PORTS+=("${PORT_SOCAT[$s]}")
+  socat "TCP-LISTEN:${PORT_SOCAT[$s]},bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:${SOCK[$s]}" \
+    >"$WORK/socat-$s.log" 2>&1 &
+  PID_SOCAT[$s]=$!
+  PIDS+=("${PID_SOCAT[$s]}")
+  wait_ping "socat-$s" "${PID_SOCAT[$s]}" "http://127.0.0.1:${PORT_SOCAT[$s]}/_ping"
+  say "$s up: unix ${SOCK[$s]} (pid ${PID_UNIX[$s]}), tcp 127.0.0.1:${PORT_TCP[$s]}, socat 127.0.0.1:${PORT_SOCAT[$s]}"
+done
+
+for s in "${SERVERS[@]}"; do
+  say "$s: /libpod/info warm-up, idle RSS, $INFO_RUNS timed /libpod/info"
+  curl -s -o /dev/null --unix-socket "${SOCK[$s]}" http://d/v4.0.0/libpod/info
+  sleep 0.5
+  RSS_IDLE[$s]=$(rss_mb "${PID_UNIX[$s]}")
+  INFO[$s]=$(info_mean_ms "${SOCK[$s]}")
+done
+
+for s in "${SERVERS[@]}"; do
+  say "$s: wrk /_ping for $WRK_DURATION over TCP, then through socat"
+  PING_TCP[$s]=$(wrk_rps "$s-tcp" "http://127.0.0.1:${PORT_TCP[$s]}/_ping")
+  PING_SOCAT[$s]=$(wrk_rps "$s-socat" "http://127.0.0.1:${PORT_SOCAT[$s]}/_ping")
+  sleep 0.5
+  RSS_LOADED[$s]=$(rss_mb "${PID_UNIX[$s]}")
+done
+
+for s in "${SERVERS[@]}"; do
+  say "$s: cold start x $COLD_RUNS"
+  samples=()
+  for ((i = 0; i < COLD_RUNS; i++)); do
+    cold_start "$s"
+    samples+=("$COLD_MS")
+  done
+  say "$s cold starts (ms): ${samples[*]}"
+  COLD[$s]=$(printf '%s\n' "${samples[@]}" | median)
+done
+
+# ---------------------------------------------------------------- report ---
+# row METRIC KEY GOAL: KEY selects the arrays; higher-is-better only for the req/s rows
+row() {
+  local metric=$1 goal=$3 a b ratio met better=lower
+  local -n values=$2
+  a=${values[podapid]}
+  b=${values[podman]:-}
+  [[ $2 == PING_* ]] && better=higher
+  ratio=n/a
+  if [ -n "$b" ]; then
+    ratio=$(awk -v a="$a" -v b="$b" -v h="$better" 'BEGIN {
+      if (a <= 0 || b <= 0) { print "n/a"; exit }
+      printf "%.1fx\n", (h == "higher") ? a / b : b / a }')
+  fi
+  met=$(awk -v a="$a" -v g="$goal" -v r="${ratio%x}" 'BEGIN {
+      if (g == "-") { print "-"; exit }
+      n = g; gsub(/[^0-9.]/, "", n); n += 0          # the number in the goal text
+      if (g ~ /podman/) ok = (r == "n/a") ? -1 : (r + 0 >= n)
+      else ok = (a + 0 <= n)
+      print ok == 1 ? "yes" : (ok == 0 ? "NO" : "?") }')
+  if [ -n "$HAVE_PODMAN" ]; then
+    printf '%-34s | %12s | %12s | %7s | %-20s | %s\n' "$metric" "$a" "$b" "$ratio" "$goal" "$met"
+  else
+    printf '%-34s | %12s | %-20s | %s\n' "$metric" "$a" "$goal" "$met"
+  fi
+}
+
+echo
+if [ -n "$HAVE_PODMAN" ]; then
+  printf '%-34s | %12s | %12s | %7s | %-20s | %s\n' metric podapid podman ratio goal met
+  printf '%s\n' "-----------------------------------+--------------+--------------+---------+----------------------+----"
+else
+  printf '%-34s | %12s | %-20s | %s\n' metric podapid goal met
+  printf '%s\n' "-----------------------------------+--------------+----------------------+----"
+fi
+row "/_ping req/s (wrk, direct TCP)" PING_TCP ">= 5x podman req/s"
+row "/_ping req/s (wrk via socat, unix)" PING_SOCAT "-"
+row "/v4.0.0/libpod/info mean ms" INFO "<= 20 ms"
+row "idle RSS MB (after warm-up)" RSS_IDLE "<= 10 MB"
+row "RSS MB after the load above" RSS_LOADED "-"
+row "cold start median ms (to /_ping)" COLD "<= 20 ms"
+echo
+echo "ratio: how many times better podapid is (req/s: podapid/podman; ms and MB: podman/podapid)."
+echo "podapid $build_kind build $BIN; wrk -t2 -c16 -d$WRK_DURATION; $INFO_RUNS info requests; $COLD_RUNS cold starts; load average at end $(cut -d' ' -f1-3 /proc/loadavg)"

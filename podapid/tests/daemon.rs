@@ -1,0 +1,188 @@
+//! The podapid binary itself: start-up, `kill -9` and restart, one daemon per root, the
+//! idle timeout and systemd socket activation.
+#![allow(unsafe_code)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_podapid");
+
+fn get(sock: &Path, path: &str) -> Option<String> {
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn wait_ping(sock: &Path) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if get(sock, "/_ping").is_some_and(|r| r.starts_with("HTTP/1.1 200") && r.ends_with("OK")) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+struct Daemon {
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, extra: &[&str]) -> (Daemon, PathBuf) {
+    let sock = dir.join("podapid.sock");
+    let child = Command::new(BIN)
+        .arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["service", &format!("unix://{}", sock.display())])
+        .args(extra)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn podapid");
+    (Daemon { child }, sock)
+}
+
+#[test]
+fn version_flag() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4.9.5"));
+}
+
+#[test]
+fn kill_9_then_restart_serves_again_with_state_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, sock) = start(dir.path(), &["-t", "0"]);
+    assert!(wait_ping(&sock), "first start");
+    let info = get(&sock, "/v4.0.0/libpod/info").unwrap();
+    assert!(info.starts_with("HTTP/1.1 200"), "{info}");
+    // Hard kill while a request may be in flight.
+    let _ = UnixStream::connect(&sock)
+        .map(|mut s| s.write_all(b"GET /v1.41/info HTTP/1.1\r\nHost: d\r\n\r\n"));
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    assert!(sock.exists(), "the stale socket file stays behind");
+    let (_d2, sock2) = start(dir.path(), &["-t", "0"]);
+    assert!(wait_ping(&sock2), "restart on the same socket");
+    let info = get(&sock2, "/v4.0.0/libpod/info").unwrap();
+    assert!(info.starts_with("HTTP/1.1 200"), "{info}");
+    assert!(info.contains(&format!("{}", dir.path().join("root").display())));
+    drop(_d2);
+    // The database is consistent and at the current schema.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = engine::store::Db::open(&dir.path().join("root/db.sqlite")).unwrap();
+        assert_eq!(db.count("containers").await.unwrap(), 0);
+        let ok: String = db
+            .read(|c| Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(ok, "ok");
+    });
+}
+
+#[test]
+fn one_daemon_per_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_d, sock) = start(dir.path(), &["-t", "0"]);
+    assert!(wait_ping(&sock));
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--runroot")
+        .arg(dir.path().join("run2"))
+        .args([
+            "service",
+            &format!("unix://{}", dir.path().join("other.sock").display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use by another podapid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn idle_timeout_exits_when_nothing_is_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, sock) = start(dir.path(), &["-t", "1"]);
+    assert!(wait_ping(&sock));
+    let start = Instant::now();
+    loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "did not exit on idle"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(start.elapsed() >= Duration::from_millis(500));
+}
+
+#[test]
+fn systemd_socket_activation() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let fd = listener.as_raw_fd();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(r#"LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" --root "$1" --runroot "$2" service -t 0"#)
+        .arg(BIN)
+        .arg(dir.path().join("root"))
+        .arg(dir.path().join("run"))
+        .stderr(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; it runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc_dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let _d = Daemon { child };
+    assert!(
+        wait_ping(&sock),
+        "the activated daemon answers on the passed socket"
+    );
+}
+
+fn libc_dup2(from: i32, to: i32) -> i32 {
+    // SAFETY: both are plain fds of this (child) process. dup2 clears CLOEXEC on `to`, except
+    // when `from == to`, where it does nothing: then clear the flag by hand.
+    unsafe {
+        if from == to {
+            nix::libc::fcntl(to, nix::libc::F_SETFD, 0)
+        } else {
+            nix::libc::dup2(from, to)
+        }
+    }
+}
