@@ -24,6 +24,7 @@
 # BENCH_SKIP_PODMAN=1 (podapid only, as when podman is not installed).
 # Everything started here is stopped on exit, temporary directories (and the bind mount podman
 # leaves on its storage root) are removed. Only 127.0.0.1 and unix sockets are used.
+# shellcheck disable=SC2034  # the result arrays are read by row() through a nameref
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
@@ -73,8 +74,8 @@ stop_pid() { # PID: SIGTERM, up to 5 s grace, then SIGKILL; reap it
 }
 
 unmount_under() { # DIR: podman bind-mounts <root>/overlay onto itself and leaves it mounted
-  local dir=$1 mnt round
-  for round in 1 2 3; do
+  local dir=$1 mnt _round
+  for _round in 1 2 3; do
     mnt=$(awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r)
     [ -n "$mnt" ] || return 0
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done <<<"$mnt"

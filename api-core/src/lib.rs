@@ -199,4 +199,79 @@ mod tests {
             assert_eq!(v["response"], 400);
         }
     }
+
+    async fn echo(h: hijack::Hijack) -> axum::response::Response {
+        h.respond(hijack::RAW_STREAM, |mut io| async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _ = io.write_all(b"hello\n").await;
+            let mut buf = [0u8; 64];
+            // Echo stdin until the client half-closes, then say goodbye.
+            while let Ok(n) = io.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let _ = io.write_all(&buf[..n]).await;
+            }
+            let _ = io.write_all(b"bye\n").await;
+            let _ = io.shutdown().await;
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn hijack_upgrades_or_streams_to_eof() {
+        use axum::routing::post;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s.sock");
+        let listener = AnyListener::bind(&ListenAddr::Unix(sock.clone()))
+            .await
+            .unwrap();
+        let svc = into_service(
+            Router::new().route("/attach", post(echo)),
+            state(dir.path()).await,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, svc, Duration::ZERO, async move {
+            let _ = rx.await;
+        }));
+
+        // With the upgrade headers: 101, then raw bytes both ways, half-close honoured.
+        let mut s = tokio::net::UnixStream::connect(&sock).await.unwrap();
+        s.write_all(b"POST /v1.41/attach HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).await.unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(head.contains("Upgrade: tcp"), "{head}");
+        s.write_all(b"ping").await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut rest = String::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut rest))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rest, "hello\npingbye\n");
+
+        // Without them: 200 over HTTP/1.0, output only, closed at the end.
+        let mut s = tokio::net::UnixStream::connect(&sock).await.unwrap();
+        s.write_all(b"POST /attach HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut all = String::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut all))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(all.starts_with("HTTP/1.0 200"), "{all}");
+        assert!(all.contains("application/vnd.docker.raw-stream"), "{all}");
+        assert!(all.ends_with("\r\n\r\nhello\nbye\n"), "{all}");
+        let _ = tx.send(());
+        server.await.unwrap().unwrap();
+    }
 }

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use engine::containers::ContainerEngine;
+use engine::images::ImageEngine;
+use engine::networks::NetworkEngine;
 use engine::pods::PodEngine;
+use engine::secrets::SecretEngine;
 use engine::system::SystemEngine;
+use engine::volumes::VolumeEngine;
 
 /// Settings of the running service that handlers may need.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +23,10 @@ pub struct AppState {
     pub system: Arc<dyn SystemEngine>,
     pub containers: Arc<dyn ContainerEngine>,
     pub pods: Arc<dyn PodEngine>,
+    pub images: Arc<dyn ImageEngine>,
+    pub networks: Arc<dyn NetworkEngine>,
+    pub volumes: Arc<dyn VolumeEngine>,
+    pub secrets: Arc<dyn SecretEngine>,
     pub service: Arc<ServiceConfig>,
 }
 
@@ -26,12 +34,23 @@ impl AppState {
     /// Builds the state from one value implementing every domain trait (the runtime).
     pub fn from_engine<E>(engine: Arc<E>, service: ServiceConfig) -> Self
     where
-        E: SystemEngine + ContainerEngine + PodEngine + 'static,
+        E: SystemEngine
+            + ContainerEngine
+            + PodEngine
+            + ImageEngine
+            + NetworkEngine
+            + VolumeEngine
+            + SecretEngine
+            + 'static,
     {
         AppState {
             system: engine.clone(),
             containers: engine.clone(),
-            pods: engine,
+            pods: engine.clone(),
+            images: engine.clone(),
+            networks: engine.clone(),
+            volumes: engine.clone(),
+            secrets: engine,
             service: Arc::new(service),
         }
     }

@@ -10,11 +10,15 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod images;
+pub mod networks;
 pub mod pods;
 pub mod registries;
 pub mod runtime;
+pub mod secrets;
 pub mod store;
 pub mod system;
+pub mod volumes;
 
 pub use error::{Error, Result};
 pub use runtime::{Runtime, RuntimeOptions};

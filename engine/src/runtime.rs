@@ -464,6 +464,74 @@ mod tests {
         .is_empty());
         let info = rt.info().await.unwrap();
         assert_eq!(info.containers.total, 0);
+        assert!(!crate::images::ImageEngine::exists(&*rt, "busybox").await.unwrap());
+        assert!(!crate::networks::NetworkEngine::exists(&*rt, "podman").await.unwrap());
+        assert!(!crate::volumes::VolumeEngine::exists(&*rt, "v").await.unwrap());
+        assert!(!crate::secrets::SecretEngine::exists(&*rt, "s").await.unwrap());
         assert!(info.mem_total > 0);
+    }
+}
+
+#[async_trait]
+impl crate::images::ImageEngine for Runtime {
+    async fn exists(&self, name_or_id: &str) -> Result<bool> {
+        let key = name_or_id.to_string();
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM image_names WHERE name = ?1 OR image_id = ?1",
+                    [key],
+                    |r| r.get::<_, i64>(0),
+                )? > 0)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl crate::networks::NetworkEngine for Runtime {
+    async fn exists(&self, name_or_id: &str) -> Result<bool> {
+        let key = name_or_id.to_string();
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM networks WHERE name = ?1 OR id = ?1",
+                    [key],
+                    |r| r.get::<_, i64>(0),
+                )? > 0)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl crate::volumes::VolumeEngine for Runtime {
+    async fn exists(&self, name_or_id: &str) -> Result<bool> {
+        let key = name_or_id.to_string();
+        self.db
+            .read(move |c| {
+                Ok(
+                    c.query_row("SELECT COUNT(*) FROM volumes WHERE name = ?1", [key], |r| {
+                        r.get::<_, i64>(0)
+                    })? > 0,
+                )
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl crate::secrets::SecretEngine for Runtime {
+    async fn exists(&self, name_or_id: &str) -> Result<bool> {
+        let key = name_or_id.to_string();
+        self.db
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM secrets WHERE name = ?1 OR id = ?1",
+                    [key],
+                    |r| r.get::<_, i64>(0),
+                )? > 0)
+            })
+            .await
     }
 }

@@ -23,9 +23,23 @@ fn cargo(args: &[&str]) -> Result<()> {
 fn features() -> Result<()> {
     cargo(&["build", "-p", "podapid", "--no-default-features"])?;
     for a in AREAS {
-        cargo(&["build", "-p", "podapid", "--no-default-features", "--features", a])?;
+        cargo(&[
+            "build",
+            "-p",
+            "podapid",
+            "--no-default-features",
+            "--features",
+            a,
+        ])?;
     }
-    cargo(&["build", "-p", "podapid", "--no-default-features", "--features", "containers,images"])?;
+    cargo(&[
+        "build",
+        "-p",
+        "podapid",
+        "--no-default-features",
+        "--features",
+        "containers,images",
+    ])?;
     cargo(&["build", "-p", "podapid"])
 }
 
@@ -35,12 +49,35 @@ fn main() -> Result<()> {
         "features" => features(),
         "lint" => {
             cargo(&["fmt", "--all", "--check"])?;
-            cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ])
         }
         "ci" => {
             cargo(&["fmt", "--all", "--check"])?;
-            cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
-            cargo(&["build", "-p", "podapid", "--no-default-features", "--features", "containers,images"])?;
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ])?;
+            cargo(&[
+                "build",
+                "-p",
+                "podapid",
+                "--no-default-features",
+                "--features",
+                "containers,images",
+            ])?;
             cargo(&["test", "--workspace"])
         }
         _ => bail!("usage: cargo xtask ci | lint | features"),
