@@ -410,68 +410,6 @@ impl PodEngine for Runtime {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1m"), Some(1 << 20));
-        assert_eq!(parse_size("512K"), Some(512 << 10));
-        assert_eq!(parse_size("10MB"), Some(10 << 20));
-        assert_eq!(parse_size("2048"), Some(2048));
-        assert_eq!(parse_size("x"), None);
-    }
-
-    fn opts(dir: &Path) -> RuntimeOptions {
-        RuntimeOptions {
-            root: dir.join("root"),
-            runroot: dir.join("run"),
-            conf: ContainersConf::default(),
-            registries: RegistriesConf::default(),
-            service_uri: None,
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_root_is_locked_by_one_runtime() {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = Runtime::open(opts(dir.path())).await.unwrap();
-        let second = Runtime::open(opts(dir.path())).await;
-        assert!(second.is_err());
-        drop(rt);
-        // The background probe may still hold a clone briefly.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn unknown_objects_are_not_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = Runtime::open(opts(dir.path())).await.unwrap();
-        let e = ContainerEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
-        assert!(matches!(e, Error::NoSuchContainer(_)));
-        let e = PodEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
-        assert!(matches!(e, Error::NoSuchPod(_)));
-        assert!(ContainerEngine::list(
-            &*rt,
-            ListOptions {
-                all: true,
-                limit: 0
-            }
-        )
-        .await
-        .unwrap()
-        .is_empty());
-        let info = rt.info().await.unwrap();
-        assert_eq!(info.containers.total, 0);
-        assert!(!crate::images::ImageEngine::exists(&*rt, "busybox").await.unwrap());
-        assert!(!crate::networks::NetworkEngine::exists(&*rt, "podman").await.unwrap());
-        assert!(!crate::volumes::VolumeEngine::exists(&*rt, "v").await.unwrap());
-        assert!(!crate::secrets::SecretEngine::exists(&*rt, "s").await.unwrap());
-        assert!(info.mem_total > 0);
-    }
-}
-
 #[async_trait]
 impl crate::images::ImageEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
@@ -533,5 +471,67 @@ impl crate::secrets::SecretEngine for Runtime {
                 )? > 0)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("512K"), Some(512 << 10));
+        assert_eq!(parse_size("10MB"), Some(10 << 20));
+        assert_eq!(parse_size("2048"), Some(2048));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    fn opts(dir: &Path) -> RuntimeOptions {
+        RuntimeOptions {
+            root: dir.join("root"),
+            runroot: dir.join("run"),
+            conf: ContainersConf::default(),
+            registries: RegistriesConf::default(),
+            service_uri: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_root_is_locked_by_one_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(opts(dir.path())).await.unwrap();
+        let second = Runtime::open(opts(dir.path())).await;
+        assert!(second.is_err());
+        drop(rt);
+        // The background probe may still hold a clone briefly.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unknown_objects_are_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::open(opts(dir.path())).await.unwrap();
+        let e = ContainerEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
+        assert!(matches!(e, Error::NoSuchContainer(_)));
+        let e = PodEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
+        assert!(matches!(e, Error::NoSuchPod(_)));
+        assert!(ContainerEngine::list(
+            &*rt,
+            ListOptions {
+                all: true,
+                limit: 0
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty());
+        let info = rt.info().await.unwrap();
+        assert_eq!(info.containers.total, 0);
+        assert!(!crate::images::ImageEngine::exists(&*rt, "busybox").await.unwrap());
+        assert!(!crate::networks::NetworkEngine::exists(&*rt, "podman").await.unwrap());
+        assert!(!crate::volumes::VolumeEngine::exists(&*rt, "v").await.unwrap());
+        assert!(!crate::secrets::SecretEngine::exists(&*rt, "s").await.unwrap());
+        assert!(info.mem_total > 0);
     }
 }
