@@ -10,7 +10,6 @@ cd "$here"
 export PATH="$HOME/.cargo/bin:$PATH"
 bash fixtures/setup.sh
 command -v cargo >/dev/null || { apt-get install -y -q cargo >/dev/null; }
-# The docker CLI is a test client; Debian 12 ships it as docker.io's client part.
-command -v docker >/dev/null || apt-get install -y -q --no-install-recommends docker-cli >/dev/null 2>&1 ||
-  apt-get install -y -q --no-install-recommends docker.io >/dev/null
+# The docker CLI is a test client (this machine kind ships it at /usr/local/bin/docker).
+command -v docker >/dev/null || echo "dev/test.sh: WARNING: no docker CLI on PATH; its client tests will fail" >&2
 exec cargo test --workspace "$@"
