@@ -528,10 +528,18 @@ mod tests {
         .is_empty());
         let info = rt.info().await.unwrap();
         assert_eq!(info.containers.total, 0);
-        assert!(!crate::images::ImageEngine::exists(&*rt, "busybox").await.unwrap());
-        assert!(!crate::networks::NetworkEngine::exists(&*rt, "podman").await.unwrap());
-        assert!(!crate::volumes::VolumeEngine::exists(&*rt, "v").await.unwrap());
-        assert!(!crate::secrets::SecretEngine::exists(&*rt, "s").await.unwrap());
+        assert!(!crate::images::ImageEngine::exists(&*rt, "busybox")
+            .await
+            .unwrap());
+        assert!(!crate::networks::NetworkEngine::exists(&*rt, "podman")
+            .await
+            .unwrap());
+        assert!(!crate::volumes::VolumeEngine::exists(&*rt, "v")
+            .await
+            .unwrap());
+        assert!(!crate::secrets::SecretEngine::exists(&*rt, "s")
+            .await
+            .unwrap());
         assert!(info.mem_total > 0);
     }
 }
