@@ -12,4 +12,12 @@ bash fixtures/setup.sh
 command -v cargo >/dev/null || { apt-get install -y -q cargo >/dev/null; }
 # The docker CLI is a test client (this machine kind ships it at /usr/local/bin/docker).
 command -v docker >/dev/null || echo "dev/test.sh: WARNING: no docker CLI on PATH; its client tests will fail" >&2
-exec cargo test --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# One closing line with the totals over every test binary.
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$rc"

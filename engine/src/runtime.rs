@@ -190,6 +190,14 @@ impl Runtime {
             .await
     }
 
+    /// Whether `sql` (a `COUNT(*)` query with one parameter) counts any row for `key`.
+    async fn row_exists(&self, sql: &'static str, key: &str) -> Result<bool> {
+        let key = key.to_string();
+        self.db
+            .read(move |c| Ok(c.query_row(sql, [key], |r| r.get::<_, i64>(0))? > 0))
+            .await
+    }
+
     /// Emits a system-level event (daemon start/stop, refresh...).
     pub fn emit_system(&self, status: &str) {
         self.events.emit(Event::new(EventType::System, status));
@@ -413,47 +421,29 @@ impl PodEngine for Runtime {
 #[async_trait]
 impl crate::images::ImageEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        let key = name_or_id.to_string();
-        self.db
-            .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM image_names WHERE name = ?1 OR image_id = ?1",
-                    [key],
-                    |r| r.get::<_, i64>(0),
-                )? > 0)
-            })
-            .await
+        self.row_exists(
+            "SELECT COUNT(*) FROM image_names WHERE name = ?1 OR image_id = ?1",
+            name_or_id,
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl crate::networks::NetworkEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        let key = name_or_id.to_string();
-        self.db
-            .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM networks WHERE name = ?1 OR id = ?1",
-                    [key],
-                    |r| r.get::<_, i64>(0),
-                )? > 0)
-            })
-            .await
+        self.row_exists(
+            "SELECT COUNT(*) FROM networks WHERE name = ?1 OR id = ?1",
+            name_or_id,
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl crate::volumes::VolumeEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        let key = name_or_id.to_string();
-        self.db
-            .read(move |c| {
-                Ok(
-                    c.query_row("SELECT COUNT(*) FROM volumes WHERE name = ?1", [key], |r| {
-                        r.get::<_, i64>(0)
-                    })? > 0,
-                )
-            })
+        self.row_exists("SELECT COUNT(*) FROM volumes WHERE name = ?1", name_or_id)
             .await
     }
 }
@@ -461,16 +451,11 @@ impl crate::volumes::VolumeEngine for Runtime {
 #[async_trait]
 impl crate::secrets::SecretEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        let key = name_or_id.to_string();
-        self.db
-            .read(move |c| {
-                Ok(c.query_row(
-                    "SELECT COUNT(*) FROM secrets WHERE name = ?1 OR id = ?1",
-                    [key],
-                    |r| r.get::<_, i64>(0),
-                )? > 0)
-            })
-            .await
+        self.row_exists(
+            "SELECT COUNT(*) FROM secrets WHERE name = ?1 OR id = ?1",
+            name_or_id,
+        )
+        .await
     }
 }
 

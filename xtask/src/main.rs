@@ -43,33 +43,26 @@ fn features() -> Result<()> {
     cargo(&["build", "-p", "podapid"])
 }
 
+fn lint() -> Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])
+}
+
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "features" => features(),
-        "lint" => {
-            cargo(&["fmt", "--all", "--check"])?;
-            cargo(&[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--all-features",
-                "--",
-                "-D",
-                "warnings",
-            ])
-        }
+        "lint" => lint(),
         "ci" => {
-            cargo(&["fmt", "--all", "--check"])?;
-            cargo(&[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--all-features",
-                "--",
-                "-D",
-                "warnings",
-            ])?;
+            lint()?;
             cargo(&[
                 "build",
                 "-p",
