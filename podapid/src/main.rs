@@ -97,7 +97,12 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logs(&cli.log_level, &cli.log_format)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(
+            std::env::var("PODAPID_WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .context("starting the async runtime")?;
