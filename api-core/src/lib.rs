@@ -11,6 +11,7 @@ pub mod hijack;
 pub mod listener;
 pub mod middleware;
 pub mod query;
+pub mod rawuri;
 pub mod state;
 pub mod stream;
 pub mod time;
@@ -84,7 +85,10 @@ pub async fn serve(
                 r.map(axum::body::Body::new)
             });
         let conn = builder
-            .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc))
+            .serve_connection(
+                TokioIo::new(rawuri::LenientIo::new(io)),
+                TowerToHyperService::new(svc),
+            )
             .with_upgrades();
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {

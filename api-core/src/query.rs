@@ -54,24 +54,26 @@ impl Query {
         Query { pairs }
     }
 
-    /// The first value of `key`.
+    /// The first value of `key`. Keys match case-insensitively when no exact match
+    /// exists, like Podman's schema decoder (podman-remote sends `arch`, docs say `Arch`).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(k, _)| k == key)
+            .or_else(|| self.pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))
             .map(|(_, v)| v.as_str())
     }
 
     /// Whether `key` was given at all.
     pub fn has(&self, key: &str) -> bool {
-        self.pairs.iter().any(|(k, _)| k == key)
+        self.pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(key))
     }
 
     /// Every value of a repeated `key`.
     pub fn all(&self, key: &str) -> Vec<String> {
         self.pairs
             .iter()
-            .filter(|(k, _)| k == key)
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.clone())
             .collect()
     }
@@ -113,14 +115,30 @@ impl Query {
     }
 }
 
+/// Describes a JSON syntax error the way Go's `encoding/json` does (clients and Podman's
+/// tests read the `cause`).
+pub fn go_json_error(e: &serde_json::Error, input: &str) -> String {
+    if e.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    let line = input.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    match line.chars().nth(e.column().saturating_sub(1)) {
+        Some(c) => format!("invalid character '{c}' looking for beginning of value"),
+        None => e.to_string(),
+    }
+}
+
 /// Decodes a `filters` JSON map in either Docker form.
 pub fn parse_filters(raw: &str) -> ApiResult<Filters> {
     let bad = |e: String| {
-        ApiError::bad_request(format!(
-            "failed to parse parameters: invalid filters {raw:?}: {e}"
-        ))
+        ApiError::with_cause(
+            axum::http::StatusCode::BAD_REQUEST,
+            e.clone(),
+            format!("failed to parse parameters: invalid filters {raw:?}: {e}"),
+        )
     };
-    let v: serde_json::Value = serde_json::from_str(raw).map_err(|e| bad(e.to_string()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| bad(go_json_error(&e, raw)))?;
     let obj = v
         .as_object()
         .ok_or_else(|| bad("filters must be a JSON object".into()))?;
@@ -181,7 +199,18 @@ mod tests {
         assert_eq!(f["status"], vec!["running".to_string()]);
         assert_eq!(f["name"], vec!["x".to_string()]);
         assert!(parse_filters("[1]").is_err());
-        assert!(parse_filters("{").is_err());
+        assert_eq!(
+            parse_filters("{").unwrap_err().cause,
+            "unexpected end of JSON input"
+        );
+        assert_eq!(
+            parse_filters("garb1age}").unwrap_err().cause,
+            "invalid character 'g' looking for beginning of value"
+        );
+        assert_eq!(
+            parse_filters(r#"{"label":["testl"#).unwrap_err().cause,
+            "unexpected end of JSON input"
+        );
     }
 
     #[test]
@@ -189,6 +218,7 @@ mod tests {
         let q = Query::parse("t=a&t=b+c&limit=5&n=x");
         assert_eq!(q.all("t"), vec!["a".to_string(), "b c".to_string()]);
         assert_eq!(q.value::<u32>("limit").unwrap(), Some(5));
+        assert_eq!(Query::parse("arch=arm64").get("Arch"), Some("arm64"));
         assert!(q.value::<u32>("n").is_err());
     }
 }

@@ -1,12 +1,44 @@
-//! The images routes of both API trees.
+//! Image routes of both API trees: list, inspect, history, pull, tag, untag, remove, exists.
 //!
-//! Empty until the engine's images support lands; the daemon composes it already so the
-//! feature wiring is exercised.
+//! Image names contain slashes (`quay.io/libpod/alpine`), so the per-image routes are one
+//! wildcard per method whose last segment picks the operation (`.../json`, `.../history`,
+//! `.../tag`...), like Podman's `{name:.*}` routes.
+
+mod convert;
+mod handlers;
+mod pull;
 
 use api_core::AppState;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// The images router fragment.
 pub fn router() -> Router<AppState> {
     Router::new()
+        // ImageList: GET /images/json -> 200 [ImageSummary]
+        .route("/images/json", get(handlers::compat_list))
+        // ImageCreate: POST /images/create?fromImage= -> 200 JSONMessage stream
+        .route("/images/create", post(pull::compat_create))
+        // ImageInspect/History (GET), ImageTag (POST), ImageDelete (DELETE)
+        .route(
+            "/images/{*rest}",
+            get(handlers::compat_get)
+                .post(handlers::compat_post)
+                .delete(handlers::compat_delete),
+        )
+        // ImageListLibpod: GET /libpod/images/json -> 200 [LibpodImageSummary]
+        .route("/libpod/images/json", get(handlers::libpod_list))
+        // ImagePullLibpod: POST /libpod/images/pull?reference= -> 200 stream
+        .route("/libpod/images/pull", post(pull::libpod_pull))
+        // ImageDeleteAllLibpod: DELETE /libpod/images/remove?images= -> 200 LibpodImagesRemoveReport
+        .route(
+            "/libpod/images/remove",
+            axum::routing::delete(handlers::libpod_remove_many),
+        )
+        .route(
+            "/libpod/images/{*rest}",
+            get(handlers::libpod_get)
+                .post(handlers::libpod_post)
+                .delete(handlers::libpod_delete),
+        )
 }

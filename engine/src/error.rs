@@ -43,6 +43,8 @@ pub enum Error {
     Config { path: PathBuf, msg: String },
     #[error("state database schema version {found} is newer than this podapid understands (max {known}); refusing to touch it: upgrade podapid or use another --root")]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("{message}")]
+    Registry { status: u16, message: String },
     #[error("{0}")]
     Internal(String),
 }

@@ -14,6 +14,8 @@ use crate::containers::{ContainerEngine, ContainerStatus, ContainerSummary, List
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventFilter, EventType};
 use crate::ids::{resolve, Table};
+use crate::images::store::{self as image_store, ImageStore, PullContext};
+use crate::images::{ImageEngine, ImageRecord, PullOptions, PullProgress, RemoveReport};
 use crate::pods::{PodEngine, PodSummary};
 use crate::registries::RegistriesConf;
 use crate::store::Db;
@@ -59,6 +61,7 @@ pub struct Runtime {
     db: Db,
     events: EventBus,
     tools: OnceCell<Tools>,
+    images: ImageStore,
     // Held for the runtime's life: one daemon per root.
     _lock: nix::fcntl::Flock<std::fs::File>,
     started: Instant,
@@ -112,11 +115,29 @@ impl Runtime {
         };
         let max = parse_size(&opts.conf.engine.events_logfile_max_size).unwrap_or(1 << 20);
         let events = EventBus::new(events_path, max)?;
+        let images = ImageStore::open(&opts.root.join("storage"))?;
+        let (known, links) = db
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT chain_id, short_link FROM layers")?;
+                let mut known = std::collections::HashSet::new();
+                let mut links = std::collections::HashSet::new();
+                for row in
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                {
+                    let (c, l) = row?;
+                    known.insert(c.trim_start_matches("sha256:").to_string());
+                    links.insert(l);
+                }
+                Ok((known, links))
+            })
+            .await?;
+        images.collect_garbage(&known, &links);
         let rt = Arc::new(Runtime {
             opts,
             db,
             events,
             tools: OnceCell::new(),
+            images,
             _lock: lock,
             started: Instant::now(),
         });
@@ -227,7 +248,7 @@ impl SystemEngine for Runtime {
     async fn info(&self) -> Result<HostInfo> {
         let tools = self.tools().await;
         let counts = self.container_counts().await?;
-        let images = self.db.count("images").await?;
+        let image_count = self.db.count("images").await?;
         let pods = self.db.count("pods").await?;
         let root = self.opts.root.clone();
         let mut info = tokio::task::spawn_blocking(move || {
@@ -299,12 +320,12 @@ impl SystemEngine for Runtime {
             .map(|s| s.trim() == "Y")
             .unwrap_or(false);
         info.capabilities = conf.containers.default_capabilities.clone();
-        info.graph_root = self.opts.root.join("storage");
+        info.graph_root = self.images.root().to_path_buf();
         info.run_root = self.opts.runroot.join("storage");
         info.volume_path = self.opts.root.join("volumes");
         info.graph_driver = "overlay".into();
         info.config_files = conf.files.clone();
-        info.images = images;
+        info.images = image_count;
         info.containers = counts;
         info.pods = pods;
         info.registries = self.opts.registries.registries.clone();
@@ -419,17 +440,6 @@ impl PodEngine for Runtime {
 }
 
 #[async_trait]
-impl crate::images::ImageEngine for Runtime {
-    async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        self.row_exists(
-            "SELECT COUNT(*) FROM image_names WHERE name = ?1 OR image_id = ?1",
-            name_or_id,
-        )
-        .await
-    }
-}
-
-#[async_trait]
 impl crate::networks::NetworkEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
         self.row_exists(
@@ -456,6 +466,145 @@ impl crate::secrets::SecretEngine for Runtime {
             name_or_id,
         )
         .await
+    }
+}
+
+impl Runtime {
+    fn search_registries(&self) -> Vec<String> {
+        self.opts.registries.unqualified_search_registries.clone()
+    }
+
+    async fn image_id(&self, name_or_id: &str) -> Result<String> {
+        let key = name_or_id.to_string();
+        let search = self.search_registries();
+        self.db
+            .read(move |c| image_store::resolve_image(c, &key, &search))
+            .await?
+            .ok_or_else(|| Error::NoSuchImage(name_or_id.to_string()))
+    }
+
+    fn emit_image(&self, status: &str, id: &str, name: &str) {
+        let mut e = Event::new(EventType::Image, status);
+        e.id = id.to_string();
+        e.name = name.to_string();
+        self.events.emit(e);
+    }
+
+    /// The image store (paths of layers and blobs).
+    pub fn image_store(&self) -> &ImageStore {
+        &self.images
+    }
+}
+
+#[async_trait]
+impl ImageEngine for Runtime {
+    async fn exists(&self, name_or_id: &str) -> Result<bool> {
+        match self.image_id(name_or_id).await {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchImage(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_images(&self) -> Result<Vec<ImageRecord>> {
+        self.db.read(|c| image_store::load_images(c, None)).await
+    }
+
+    async fn lookup_image(&self, name_or_id: &str) -> Result<ImageRecord> {
+        let id = self.image_id(name_or_id).await?;
+        self.db
+            .read(move |c| image_store::load_images(c, Some(&id)))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NoSuchImage(name_or_id.to_string()))
+    }
+
+    async fn pull(
+        &self,
+        opts: PullOptions,
+        progress: tokio::sync::mpsc::Sender<PullProgress>,
+    ) -> Result<ImageRecord> {
+        PullContext {
+            store: &self.images,
+            db: &self.db,
+            registries: &self.opts.registries,
+            events: &self.events,
+        }
+        .pull(&opts, &progress)
+        .await
+    }
+
+    async fn tag(&self, name_or_id: &str, new_name: &str) -> Result<()> {
+        let id = self.image_id(name_or_id).await?;
+        let (id2, n) = (id.clone(), new_name.to_string());
+        let t = self
+            .db
+            .write(move |tx| image_store::tag(tx, &id2, &n))
+            .await?;
+        self.emit_image("tag", &id, &t);
+        Ok(())
+    }
+
+    async fn untag(&self, name_or_id: &str, name: Option<&str>) -> Result<Vec<String>> {
+        let id = self.image_id(name_or_id).await?;
+        let (id2, n) = (id.clone(), name.map(String::from));
+        let gone = self
+            .db
+            .write(move |tx| image_store::untag(tx, &id2, n.as_deref()))
+            .await?;
+        for g in &gone {
+            self.emit_image("untag", &id, g);
+        }
+        Ok(gone)
+    }
+
+    async fn remove_image(&self, name_or_id: &str, force: bool) -> Result<RemoveReport> {
+        let id = self.image_id(name_or_id).await?;
+        let rec = self.lookup_image(&id).await?;
+        let mut report = RemoveReport::default();
+        // Removing by one of several names only untags, like Docker and Podman.
+        let by_name = !id.starts_with(name_or_id.trim_start_matches("sha256:"));
+        if by_name && rec.names.len() > 1 && !force {
+            let gone = self.untag(&id, Some(name_or_id)).await?;
+            report.untagged = gone;
+            return Ok(report);
+        }
+        let in_use: i64 = {
+            let id = id.clone();
+            self.db
+                .read(move |c| {
+                    Ok(c.query_row(
+                        "SELECT COUNT(*) FROM containers WHERE json_extract(config, '$.image_id') = ?1",
+                        [id],
+                        |r| r.get(0),
+                    )?)
+                })
+                .await?
+        };
+        if in_use > 0 && !force {
+            return Err(Error::InvalidState(format!(
+                "image used by {in_use} container(s): image is in use by a container: consider listing external containers and force-removing image"
+            )));
+        }
+        let id2 = id.clone();
+        let layers = self
+            .db
+            .write(move |tx| image_store::delete_image(tx, &id2))
+            .await?;
+        let store = self.images.clone();
+        let _ = tokio::task::spawn_blocking(move || store.remove_layers(&layers)).await;
+        for n in &rec.names {
+            self.emit_image("untag", &id, n);
+        }
+        self.emit_image(
+            "remove",
+            &id,
+            rec.names.first().map(String::as_str).unwrap_or(""),
+        );
+        report.untagged = rec.names.clone();
+        report.deleted = vec![id];
+        Ok(report)
     }
 }
 

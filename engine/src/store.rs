@@ -51,6 +51,15 @@ const MIGRATIONS: &[&str] = &[
         chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT,
         short_link TEXT NOT NULL UNIQUE, size INTEGER NOT NULL);
     "#,
+    // 2: which layers each image uses (for sharing and garbage collection).
+    r#"
+    CREATE TABLE image_layers (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+        PRIMARY KEY (image_id, idx));
+    CREATE INDEX image_layers_chain ON image_layers(chain_id);
+    "#,
 ];
 
 /// The newest schema version this build understands.

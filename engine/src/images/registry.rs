@@ -1,0 +1,175 @@
+//! Talking to registries through oci-client: manifests (with our own platform choice),
+//! blobs streamed to disk with their digests verified, and errors mapped to what Podman
+//! reports.
+
+use futures::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{Error, Result};
+use crate::images::auth::Credentials;
+use crate::images::reference::ImageRef;
+
+/// Media types accepted for manifests.
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// Installs rustls' ring provider once (oci-client is built without a default provider).
+fn ensure_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A client for one registry location.
+pub struct RegistryClient {
+    client: Client,
+    auth: RegistryAuth,
+}
+
+/// Maps an oci-client error to an engine error carrying the HTTP status Podman would use.
+pub fn map_error(what: &str, e: oci_client::errors::OciDistributionError) -> Error {
+    use oci_client::errors::OciDistributionError as E;
+    let msg = e.to_string();
+    let status = match &e {
+        E::UnauthorizedError { .. } | E::AuthenticationFailure(_) => 401,
+        E::ServerError { code, .. } => *code,
+        E::ImageManifestNotFoundError(_) => 404,
+        E::RegistryError { .. } => {
+            let l = msg.to_ascii_lowercase();
+            if l.contains("unauthorized") || l.contains("denied") {
+                401
+            } else if l.contains("unknown") || l.contains("not found") {
+                404
+            } else {
+                500
+            }
+        }
+        _ => 500,
+    };
+    let message = match status {
+        401 => "unauthorized: access to the requested resource is not authorized".to_string(),
+        404 => format!("{what}: manifest unknown"),
+        _ => format!("{what}: {msg}"),
+    };
+    Error::Registry { status, message }
+}
+
+impl RegistryClient {
+    /// A client for `host`, over plain HTTP when `insecure`.
+    pub fn new(host: &str, insecure: bool, creds: Option<&Credentials>) -> Self {
+        ensure_crypto();
+        let config = ClientConfig {
+            protocol: if insecure {
+                ClientProtocol::HttpsExcept(vec![host.to_string()])
+            } else {
+                ClientProtocol::Https
+            },
+            accept_invalid_certificates: insecure,
+            platform_resolver: None,
+            connect_timeout: Some(std::time::Duration::from_secs(30)),
+            ..Default::default()
+        };
+        RegistryClient {
+            client: Client::new(config),
+            auth: match creds {
+                Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+                None => RegistryAuth::Anonymous,
+            },
+        }
+    }
+
+    fn oci_ref(r: &ImageRef) -> Reference {
+        match (&r.tag, &r.digest) {
+            (_, Some(d)) => {
+                Reference::with_digest(r.registry.clone(), r.repository.clone(), d.clone())
+            }
+            (Some(t), None) => {
+                Reference::with_tag(r.registry.clone(), r.repository.clone(), t.clone())
+            }
+            (None, None) => {
+                Reference::with_tag(r.registry.clone(), r.repository.clone(), "latest".into())
+            }
+        }
+    }
+
+    /// Fetches a manifest (or index): raw bytes, their digest and media type.
+    pub async fn manifest(&self, r: &ImageRef) -> Result<(Vec<u8>, String, String)> {
+        let oref = Self::oci_ref(r);
+        let (bytes, digest) = self
+            .client
+            .pull_manifest_raw(&oref, &self.auth, MANIFEST_TYPES)
+            .await
+            .map_err(|e| map_error(&r.full(), e))?;
+        let computed = crate::images::layer::sha256_digest(&bytes);
+        if r.digest.as_deref().is_some_and(|d| d != computed) {
+            return Err(Error::Registry {
+                status: 500,
+                message: format!("manifest digest mismatch for {}: got {computed}", r.full()),
+            });
+        }
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(String::from)
+            })
+            .unwrap_or_default();
+        let _ = digest;
+        Ok((bytes.to_vec(), computed, media_type))
+    }
+
+    /// Fetches a small blob (a config) whole, verifying its digest.
+    pub async fn blob_bytes(&self, r: &ImageRef, digest: &str) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.blob_to(r, digest, &mut out, |_| {}).await?;
+        Ok(out)
+    }
+
+    /// Streams a blob into `out`, calling `progress(bytes so far)`, and verifies its digest.
+    pub async fn blob_to<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        r: &ImageRef,
+        digest: &str,
+        out: &mut W,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let oref = Self::oci_ref(r);
+        let mut stream = self
+            .client
+            .pull_blob_stream(&oref, digest)
+            .await
+            .map_err(|e| map_error(&r.full(), e))?;
+        let mut hasher = Sha256::new();
+        let mut n = 0u64;
+        while let Some(chunk) = stream.stream.next().await {
+            let chunk = chunk.map_err(|e| Error::io(format!("downloading {digest}"), e))?;
+            hasher.update(&chunk);
+            n += chunk.len() as u64;
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io(format!("writing {digest}"), e))?;
+            progress(n);
+        }
+        out.flush()
+            .await
+            .map_err(|e| Error::io("flushing a blob", e))?;
+        let got = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if got != digest {
+            return Err(Error::Registry {
+                status: 500,
+                message: format!("blob digest mismatch: expected {digest}, got {got}"),
+            });
+        }
+        Ok(n)
+    }
+}
