@@ -41,13 +41,25 @@ pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     r
 }
 
+/// Reads and drops an unread request body (bounded), so a client still sending it gets the
+/// answer instead of a reset connection (Go's server does the same).
+async fn drain(body: Body) {
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        axum::body::to_bytes(body, 512 << 20),
+    )
+    .await;
+}
+
 /// The fallback for unknown routes: 404 `Not Found`.
-pub async fn not_found() -> Response<Body> {
+pub async fn not_found(req: Request) -> Response<Body> {
+    drain(req.into_body()).await;
     plain(StatusCode::NOT_FOUND, "Not Found\n")
 }
 
 /// The fallback for known paths with another method: 405 `Method Not Allowed`.
-pub async fn method_not_allowed() -> Response<Body> {
+pub async fn method_not_allowed(req: Request) -> Response<Body> {
+    drain(req.into_body()).await;
     plain(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n")
 }
 

@@ -119,6 +119,79 @@ where
     resp
 }
 
+/// A blocking `Write` whose bytes become a streaming response body (for archives written by
+/// blocking code: image save, container export, archive GET).
+pub struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
+/// A writer for blocking code and the body that streams what it writes.
+pub fn writer_body() -> (ChannelWriter, Body) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let stream =
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, std::convert::Infallible>);
+    (
+        ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        },
+        Body::from_stream(stream),
+    )
+}
+
+/// Writes a request body to a temporary file (uploads: image load/import, archive PUT).
+pub async fn spool(body: Body) -> Result<tempfile::TempPath, crate::error::ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| crate::error::ApiError::internal(format!("creating a temporary file: {e}")))?
+        .into_temp_path();
+    let mut f = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| crate::error::ApiError::internal(format!("opening a temporary file: {e}")))?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            crate::error::ApiError::bad_request(format!("reading the request body: {e}"))
+        })?;
+        f.write_all(&chunk).await.map_err(|e| {
+            crate::error::ApiError::internal(format!("writing a temporary file: {e}"))
+        })?;
+    }
+    f.flush()
+        .await
+        .map_err(|e| crate::error::ApiError::internal(format!("writing a temporary file: {e}")))?;
+    Ok(tmp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

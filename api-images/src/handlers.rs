@@ -192,7 +192,16 @@ pub(crate) async fn compat_get(
     State(st): State<AppState>,
     Path(rest): Path<String>,
 ) -> ApiResult<Response> {
-    match split_op(&rest, &["json", "history"]) {
+    match split_op(&rest, &["json", "history", "get"]) {
+        (name, Some("get")) => {
+            crate::archive::save(
+                &st,
+                vec![name.to_string()],
+                engine::images::ArchiveFormat::DockerArchive,
+                false,
+            )
+            .await
+        }
         (name, Some("json")) => {
             let img = st.images.lookup_image(name).await?;
             let dirs = layer_dirs(&img, &storage_root(&st).await);
@@ -210,8 +219,10 @@ pub(crate) async fn compat_get(
 pub(crate) async fn libpod_get(
     State(st): State<AppState>,
     Path(rest): Path<String>,
+    q: Query,
 ) -> ApiResult<Response> {
-    match split_op(&rest, &["json", "history", "exists"]) {
+    match split_op(&rest, &["json", "history", "exists", "get"]) {
+        (name, Some("get")) => crate::archive::libpod_get(&st, name, &q).await,
         (name, Some("json")) => {
             let img = st.images.lookup_image(name).await?;
             let dirs = layer_dirs(&img, &storage_root(&st).await);
@@ -249,13 +260,15 @@ fn tag_target(q: &Query) -> ApiResult<String> {
     Ok(name)
 }
 
-/// `POST /images/{name}/tag`.
+/// `POST /images/{name}/tag|push`.
 pub(crate) async fn compat_post(
     State(st): State<AppState>,
     Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
     q: Query,
 ) -> ApiResult<Response> {
-    match split_op(&rest, &["tag"]) {
+    match split_op(&rest, &["tag", "push"]) {
+        (name, Some("push")) => crate::push::compat(&st, name, &q, &headers).await,
         (name, Some("tag")) => {
             let target = tag_target(&q)?;
             st.images.tag(name, &target).await?;
@@ -265,13 +278,15 @@ pub(crate) async fn compat_post(
     }
 }
 
-/// `POST /libpod/images/{name}/tag|untag`.
+/// `POST /libpod/images/{name}/tag|untag|push`.
 pub(crate) async fn libpod_post(
     State(st): State<AppState>,
     Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
     q: Query,
 ) -> ApiResult<Response> {
-    match split_op(&rest, &["tag", "untag"]) {
+    match split_op(&rest, &["tag", "untag", "push"]) {
+        (name, Some("push")) => crate::push::libpod(&st, name, &q, &headers).await,
         (name, Some("tag")) => {
             let target = tag_target(&q)?;
             st.images.tag(name, &target).await?;

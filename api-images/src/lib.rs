@@ -4,9 +4,11 @@
 //! wildcard per method whose last segment picks the operation (`.../json`, `.../history`,
 //! `.../tag`...), like Podman's `{name:.*}` routes.
 
+mod archive;
 mod convert;
 mod handlers;
 mod pull;
+mod push;
 
 use api_core::AppState;
 use axum::routing::{get, post};
@@ -26,6 +28,16 @@ pub fn router() -> Router<AppState> {
                 .post(handlers::compat_post)
                 .delete(handlers::compat_delete),
         )
+        // ImageGetAll: GET /images/get?names= -> 200 tar
+        .route("/images/get", get(archive::save_many))
+        // ImageLoad: POST /images/load -> 200 JSON lines
+        .route("/images/load", post(archive::load))
+        // ImagePrune: POST /images/prune -> 200 ImagesPruneReport
+        .route("/images/prune", post(archive::prune))
+        .route("/libpod/images/export", get(archive::save_many))
+        .route("/libpod/images/load", post(archive::load))
+        .route("/libpod/images/import", post(archive::libpod_import))
+        .route("/libpod/images/prune", post(archive::prune))
         // ImageListLibpod: GET /libpod/images/json -> 200 [LibpodImageSummary]
         .route("/libpod/images/json", get(handlers::libpod_list))
         // ImagePullLibpod: POST /libpod/images/pull?reference= -> 200 stream

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 /// Credentials from `X-Registry-Auth` (base64url JSON with `username`/`password`).
-fn registry_auth(headers: &HeaderMap) -> Option<Credentials> {
+pub(crate) fn registry_auth(headers: &HeaderMap) -> Option<Credentials> {
     let raw = headers.get("x-registry-auth")?.to_str().ok()?.trim();
     if raw.is_empty() {
         return None;
@@ -201,15 +201,16 @@ pub(crate) async fn compat_create(
     State(st): State<AppState>,
     headers: HeaderMap,
     q: Query,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
     let Some(from) = q.string("fromImage") else {
         if q.has("fromSrc") {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "importing from a source is not implemented yet",
-            ));
+            return crate::archive::compat_import(&st, &q, body).await;
         }
-        return Ok(api_core::middleware::method_not_allowed().await);
+        return Ok(api_core::middleware::plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed\n",
+        ));
     };
     let mut reference = from.clone();
     if let Some(tag) = q.string("tag") {

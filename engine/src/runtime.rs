@@ -535,6 +535,119 @@ impl ImageEngine for Runtime {
         .await
     }
 
+    async fn push(
+        &self,
+        name_or_id: &str,
+        destination: &str,
+        opts: crate::images::PushOptions,
+        progress: tokio::sync::mpsc::Sender<crate::images::PushProgress>,
+    ) -> Result<crate::images::PushReport> {
+        let img = self.lookup_image(name_or_id).await?;
+        let dest = crate::images::ImageRef::parse_normalized(destination)?;
+        let report = crate::images::push::push(
+            &self.images,
+            &self.opts.registries,
+            &img,
+            &dest,
+            &opts,
+            &progress,
+        )
+        .await?;
+        self.emit_image("push", &img.id, &dest.full());
+        Ok(report)
+    }
+
+    async fn save_images(
+        &self,
+        names: Vec<String>,
+        format: crate::images::ArchiveFormat,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Result<()> {
+        let mut set: Vec<(ImageRecord, Vec<String>)> = Vec::new();
+        for n in &names {
+            let img = self.lookup_image(n).await?;
+            let given_id = img.id.starts_with(n.trim_start_matches("sha256:"));
+            let tags = if given_id {
+                img.names.clone()
+            } else {
+                crate::images::ImageRef::parse_normalized(n)
+                    .ok()
+                    .and_then(|r| r.tagged())
+                    .into_iter()
+                    .collect()
+            };
+            match set.iter_mut().find(|(i, _)| i.id == img.id) {
+                Some((_, t)) => t.extend(tags),
+                None => set.push((img, tags)),
+            }
+        }
+        let store = self.images.clone();
+        let ids: Vec<String> = set.iter().map(|(i, _)| i.id.clone()).collect();
+        tokio::task::spawn_blocking(move || match format {
+            crate::images::ArchiveFormat::DockerArchive => {
+                crate::images::archive::save_docker_archive(&store, &set, out)
+            }
+            crate::images::ArchiveFormat::OciArchive => {
+                crate::images::archive::save_oci_archive(&store, &set, out)
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("saving images: {e}")))??;
+        for id in ids {
+            self.emit_image("save", &id, "");
+        }
+        Ok(())
+    }
+
+    async fn load_archive(&self, path: std::path::PathBuf) -> Result<Vec<ImageRecord>> {
+        let store = self.images.clone();
+        let work = self.images.tmp_path_pub();
+        let w2 = work.clone();
+        let dir_ready = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&path).map_err(|e| Error::io("opening the upload", e))?;
+            crate::images::archive::extract_upload(f, &w2)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("loading: {e}")))?;
+        if let Err(e) = dir_ready {
+            let _ = std::fs::remove_dir_all(&work);
+            return Err(e);
+        }
+        let w3 = work.clone();
+        let res = self
+            .db
+            .with_conn(move |c| crate::images::archive::load_dir(&store, c, &w3))
+            .await;
+        let _ = std::fs::remove_dir_all(&work);
+        let imgs = res?;
+        for i in &imgs {
+            self.emit_image(
+                "loadfromarchive",
+                &i.id,
+                i.names.first().map(String::as_str).unwrap_or(""),
+            );
+        }
+        Ok(imgs)
+    }
+
+    async fn import_image(
+        &self,
+        path: std::path::PathBuf,
+        opts: crate::images::ImportOptions,
+    ) -> Result<ImageRecord> {
+        let store = self.images.clone();
+        let img = self
+            .db
+            .with_conn(move |c| crate::images::archive::import(&store, c, &path, &opts))
+            .await?;
+        self.emit_image(
+            "import",
+            &img.id,
+            img.names.first().map(String::as_str).unwrap_or(""),
+        );
+        Ok(img)
+    }
+
     async fn tag(&self, name_or_id: &str, new_name: &str) -> Result<()> {
         let id = self.image_id(name_or_id).await?;
         let (id2, n) = (id.clone(), new_name.to_string());

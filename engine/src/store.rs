@@ -112,6 +112,24 @@ impl Db {
         .map_err(|e| Error::Internal(format!("state database task: {e}")))?
     }
 
+    /// Runs `f` with the connection itself on a blocking thread (for work that manages its
+    /// own transactions around file I/O).
+    pub async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| Error::Internal("state database lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("state database task: {e}")))?
+    }
+
     /// Runs a read-only `f` on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where

@@ -2,8 +2,10 @@
 //! and shared between images), the registry client, reference resolution through
 //! registries.conf, and the image trait the API crates call.
 
+pub mod archive;
 pub mod auth;
 pub mod layer;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;
@@ -18,6 +20,7 @@ use tokio::sync::mpsc;
 use crate::error::Result;
 
 pub use auth::Credentials;
+pub use push::{PushOptions, PushProgress, PushReport};
 pub use reference::ImageRef;
 
 /// One layer of an image (on-disk record, version 1).
@@ -153,6 +156,26 @@ pub struct RemoveReport {
     pub deleted: Vec<String>,
 }
 
+/// Archive formats of save/export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    DockerArchive,
+    OciArchive,
+}
+
+impl ArchiveFormat {
+    /// Parses Podman's format names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "" | "docker-archive" | "docker-dir" => Some(ArchiveFormat::DockerArchive),
+            "oci-archive" | "oci-dir" => Some(ArchiveFormat::OciArchive),
+            _ => None,
+        }
+    }
+}
+
+pub use archive::ImportOptions;
+
 /// Image operations.
 #[async_trait]
 pub trait ImageEngine: Send + Sync {
@@ -172,6 +195,30 @@ pub trait ImageEngine: Send + Sync {
     async fn tag(&self, name_or_id: &str, new_name: &str) -> Result<()>;
     /// Removes one name, or every name when `name` is None.
     async fn untag(&self, name_or_id: &str, name: Option<&str>) -> Result<Vec<String>>;
+    /// Pushes an image to `destination` (a reference; Docker-normalised).
+    async fn push(
+        &self,
+        name_or_id: &str,
+        destination: &str,
+        opts: PushOptions,
+        progress: mpsc::Sender<PushProgress>,
+    ) -> Result<PushReport>;
+    /// Writes an archive of the images (by name or ID) to `out`; names given as names are
+    /// recorded in it.
+    async fn save_images(
+        &self,
+        names: Vec<String>,
+        format: ArchiveFormat,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Result<()>;
+    /// Loads a docker-archive or oci-archive (compressed or not) from a file.
+    async fn load_archive(&self, path: std::path::PathBuf) -> Result<Vec<ImageRecord>>;
+    /// Imports a root filesystem tar from a file as a one-layer image.
+    async fn import_image(
+        &self,
+        path: std::path::PathBuf,
+        opts: ImportOptions,
+    ) -> Result<ImageRecord>;
     /// Removes an image (or just the given name when it has others).
     async fn remove_image(&self, name_or_id: &str, force: bool) -> Result<RemoveReport>;
 }

@@ -58,17 +58,70 @@ pub fn map_error(what: &str, e: oci_client::errors::OciDistributionError) -> Err
     let message = match status {
         401 => "unauthorized: access to the requested resource is not authorized".to_string(),
         404 => format!("{what}: manifest unknown"),
+        _ if msg.contains("UnknownIssuer") || msg.contains("certificate") => {
+            // Say it the way Go's TLS stack does; clients match on it.
+            format!("{what}: {msg}: x509: certificate signed by unknown authority")
+        }
         _ => format!("{what}: {msg}"),
     };
     Error::Registry { status, message }
 }
 
+/// For hosts where TLS verification is off: whether they speak plain HTTP (cached per
+/// host). containers/image tries TLS without verification first and falls back to HTTP;
+/// this asks the host once with a plain request: a TLS server answers it with Go's
+/// "Client sent an HTTP request to an HTTPS server" (or not at all).
+async fn speaks_plain_http(host: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use tokio::io::AsyncReadExt;
+    static CACHE: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
+    if let Some(v) = CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.as_ref().and_then(|m| m.get(host).copied()))
+    {
+        return v;
+    }
+    let addr = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:443")
+    };
+    let probe = async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
+        s.write_all(format!("GET /v2/ HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut buf = vec![0u8; 512];
+        let n = s.read(&mut buf).await.ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        Some(text.starts_with("HTTP/") && !text.contains("HTTPS"))
+    };
+    let plain = tokio::time::timeout(std::time::Duration::from_secs(3), probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    if let Ok(mut c) = CACHE.lock() {
+        c.get_or_insert_with(HashMap::new)
+            .insert(host.to_string(), plain);
+    }
+    plain
+}
+
 impl RegistryClient {
-    /// A client for `host`, over plain HTTP when `insecure`.
-    pub fn new(host: &str, insecure: bool, creds: Option<&Credentials>) -> Self {
+    /// A client for `host`. With `insecure` (registries.conf `insecure`, `tlsVerify=false`)
+    /// certificates are not verified and plain HTTP is used when the host speaks it.
+    pub async fn connect(host: &str, insecure: bool, creds: Option<&Credentials>) -> Self {
+        let plain = insecure && speaks_plain_http(host).await;
+        Self::new(host, insecure, plain, creds)
+    }
+
+    fn new(host: &str, insecure: bool, plain_http: bool, creds: Option<&Credentials>) -> Self {
         ensure_crypto();
         let config = ClientConfig {
-            protocol: if insecure {
+            protocol: if plain_http {
                 ClientProtocol::HttpsExcept(vec![host.to_string()])
             } else {
                 ClientProtocol::Https
@@ -85,6 +138,48 @@ impl RegistryClient {
                 None => RegistryAuth::Anonymous,
             },
         }
+    }
+
+    /// Uploads a blob unless the registry has it; returns whether it was uploaded.
+    pub async fn push_blob(&self, r: &ImageRef, digest: &str, data: Vec<u8>) -> Result<bool> {
+        let oref = Self::oci_ref(r);
+        self.client
+            .store_auth_if_needed(oref.resolve_registry(), &self.auth)
+            .await;
+        if self
+            .client
+            .blob_exists(&oref, digest)
+            .await
+            .map_err(|e| map_error(&r.full(), e))?
+        {
+            return Ok(false);
+        }
+        self.client
+            .push_blob(&oref, data, digest)
+            .await
+            .map_err(|e| map_error(&r.full(), e))?;
+        Ok(true)
+    }
+
+    /// Uploads a manifest as is (its digest is preserved).
+    pub async fn push_manifest(
+        &self,
+        r: &ImageRef,
+        bytes: Vec<u8>,
+        media_type: &str,
+    ) -> Result<()> {
+        let oref = Self::oci_ref(r);
+        self.client
+            .store_auth_if_needed(oref.resolve_registry(), &self.auth)
+            .await;
+        let ct = media_type
+            .parse()
+            .map_err(|_| Error::InvalidArg(format!("bad media type {media_type:?}")))?;
+        self.client
+            .push_manifest_raw(&oref, bytes, ct)
+            .await
+            .map_err(|e| map_error(&r.full(), e))?;
+        Ok(())
     }
 
     fn oci_ref(r: &ImageRef) -> Reference {

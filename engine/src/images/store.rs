@@ -115,6 +115,24 @@ impl ImageStore {
     }
 
     /// Writes a small blob (manifest, config) atomically.
+    pub fn put_blob_pub(&self, digest: &str, data: &[u8]) -> Result<()> {
+        self.put_blob(digest, data)
+    }
+
+    /// A fresh path under `tmp/` (removed at the next start if left behind).
+    pub fn tmp_path_pub(&self) -> PathBuf {
+        self.tmp_path()
+    }
+
+    /// Creates the short `l/` link of an unpacked layer and records it beside the layer.
+    pub fn link_layer(&self, chain_id: &str, link: &str) -> Result<()> {
+        let lp = self.overlay_dir().join("l").join(link);
+        std::os::unix::fs::symlink(format!("../{}/diff", hex_of(chain_id)), &lp)
+            .map_err(|e| io("linking", &lp, e))?;
+        let dir = self.overlay_dir().join(hex_of(chain_id));
+        std::fs::write(dir.join("link"), link).map_err(|e| io("writing", &dir, e))
+    }
+
     fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
         let dst = self.blob_path(digest);
         if dst.exists() {
@@ -370,7 +388,9 @@ impl PullContext<'_> {
                     .clone()
                     .or_else(|| crate::images::auth::lookup(&cand.name()))
                     .or_else(|| crate::images::auth::lookup(&contacted.name()));
-                let client = RegistryClient::new(&contacted.registry, src.insecure, creds.as_ref());
+                let client =
+                    RegistryClient::connect(&contacted.registry, src.insecure, creds.as_ref())
+                        .await;
                 match self
                     .pull_from(&client, cand, &contacted, opts, progress)
                     .await

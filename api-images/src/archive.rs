@@ -1,0 +1,223 @@
+//! Archive routes: save/export (`get`), load and import, plus image prune.
+
+use api_core::{ApiError, ApiResult, AppState, Query};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use engine::images::{ArchiveFormat, ImportOptions};
+use serde_json::{json, Value};
+
+/// Streams an archive of `names`; every name is resolved first so a missing one is a 404.
+pub(crate) async fn save(
+    st: &AppState,
+    names: Vec<String>,
+    format: ArchiveFormat,
+    libpod: bool,
+) -> ApiResult<Response> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no images given"));
+    }
+    for n in &names {
+        st.images.lookup_image(n).await?;
+    }
+    let (writer, body) = api_core::stream::writer_body();
+    let images = st.images.clone();
+    tokio::spawn(async move {
+        if let Err(e) = images.save_images(names, format, Box::new(writer)).await {
+            tracing::warn!(error = %e, "saving images");
+        }
+    });
+    let mut r = (StatusCode::OK, body).into_response();
+    // Docker says what it is; Podman lets Go sniff it, which gives octet-stream.
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if libpod {
+            "application/octet-stream"
+        } else {
+            "application/x-tar"
+        }),
+    );
+    Ok(r)
+}
+
+fn format_param(q: &Query) -> ApiResult<ArchiveFormat> {
+    let f = q.string("format").unwrap_or_default();
+    ArchiveFormat::parse(&f).ok_or_else(|| ApiError::internal(format!("unknown format {f:?}")))
+}
+
+/// `GET /libpod/images/{name}/get?format=&compress=`.
+pub(crate) async fn libpod_get(st: &AppState, name: &str, q: &Query) -> ApiResult<Response> {
+    let _ = q.bool("compress")?;
+    st.images.lookup_image(name).await?;
+    save(st, vec![name.to_string()], format_param(q)?, true).await
+}
+
+/// `GET /images/get?names=` and `GET /libpod/images/export?references=`.
+pub(crate) async fn save_many(
+    State(st): State<AppState>,
+    axum::extract::Extension(ver): axum::extract::Extension<api_core::ApiVersion>,
+    q: Query,
+) -> ApiResult<Response> {
+    let mut names = q.all("names");
+    names.extend(q.all("references"));
+    let names: Vec<String> = names
+        .iter()
+        .flat_map(|n| n.split(',').map(String::from).collect::<Vec<_>>())
+        .filter(|n| !n.is_empty())
+        .collect();
+    let _ = q.bool("compress")?;
+    save(&st, names, format_param(&q)?, ver.libpod).await
+}
+
+/// `POST /images/load` (Docker's JSON-lines report) and `POST /libpod/images/load`.
+pub(crate) async fn load(
+    State(st): State<AppState>,
+    axum::extract::Extension(ver): axum::extract::Extension<api_core::ApiVersion>,
+    q: Query,
+    body: Body,
+) -> ApiResult<Response> {
+    let _ = q.bool("quiet")?;
+    let tmp = api_core::stream::spool(body).await?;
+    let imgs = st.images.load_archive(tmp.to_path_buf()).await?;
+    let mut names: Vec<String> = Vec::new();
+    for i in &imgs {
+        if i.names.is_empty() {
+            names.push(format!("sha256:{}", i.id));
+        } else {
+            names.extend(i.names.iter().cloned());
+        }
+    }
+    if ver.libpod {
+        return Ok(Json(json!({ "Names": names })).into_response());
+    }
+    let text: String = names
+        .iter()
+        .map(|n| format!("Loaded image: {n}\n"))
+        .collect();
+    Ok(api_core::stream::json_lines(futures::stream::iter(vec![
+        json!({ "stream": text }),
+    ])))
+}
+
+fn import_options(q: &Query, reference: Option<String>) -> ImportOptions {
+    ImportOptions {
+        reference,
+        changes: q.all("changes"),
+        message: q.string("message").unwrap_or_default(),
+        os: q.string("OS").unwrap_or_default(),
+        arch: q.string("Arch").unwrap_or_default(),
+    }
+}
+
+/// `POST /images/create?fromSrc=-&repo=&tag=` (the compat import).
+pub(crate) async fn compat_import(st: &AppState, q: &Query, body: Body) -> ApiResult<Response> {
+    let src = q.string("fromSrc").unwrap_or_default();
+    if src != "-" {
+        return Err(ApiError::bad_request(
+            "importing from a URL is not supported offline: send the tar as the body with fromSrc=-",
+        ));
+    }
+    let reference = q.string("repo").map(|r| match q.string("tag") {
+        Some(t) => format!("{r}:{t}"),
+        None => r,
+    });
+    let tmp = api_core::stream::spool(body).await?;
+    let img = st
+        .images
+        .import_image(tmp.to_path_buf(), import_options(q, reference))
+        .await?;
+    let v = json!({"status": format!("sha256:{}", img.id)});
+    Ok(api_core::stream::json_lines(futures::stream::iter(vec![v])))
+}
+
+/// `POST /libpod/images/import?reference=&changes=&message=`.
+pub(crate) async fn libpod_import(
+    State(st): State<AppState>,
+    q: Query,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    if let Some(url) = q.string("url") {
+        return Err(ApiError::bad_request(format!(
+            "importing from {url} is not supported offline: send the tar as the body"
+        )));
+    }
+    let tmp = api_core::stream::spool(body).await?;
+    let img = st
+        .images
+        .import_image(tmp.to_path_buf(), import_options(&q, q.string("reference")))
+        .await?;
+    Ok(Json(json!({ "Id": format!("sha256:{}", img.id) })))
+}
+
+/// Image prune on both trees: dangling images (all unused with `all=true`), with `label`,
+/// `label!`, `until` and `dangling` filters.
+pub(crate) async fn prune(
+    State(st): State<AppState>,
+    axum::extract::Extension(ver): axum::extract::Extension<api_core::ApiVersion>,
+    q: Query,
+) -> ApiResult<Response> {
+    let to500 =
+        |e: ApiError| ApiError::with_cause(StatusCode::INTERNAL_SERVER_ERROR, e.cause, e.message);
+    let all = q.bool_or("all", false).map_err(to500)?;
+    let filters = q.filters().map_err(to500)?;
+    let mut dangling_only = !all;
+    if let Some(d) = filters.get("dangling").and_then(|v| v.first()) {
+        dangling_only = matches!(d.as_str(), "true" | "1");
+    }
+    let until = match filters.get("until").and_then(|v| v.first()) {
+        Some(u) => Some(api_core::time::parse_time_param("until", u).map_err(to500)?),
+        None => None,
+    };
+    let mut removed = Vec::new();
+    let mut reclaimed = 0u64;
+    // Removing an image can make its parent dangling: repeat until nothing changes.
+    loop {
+        let mut changed = false;
+        for img in st.images.list_images().await? {
+            if dangling_only && !img.dangling() {
+                continue;
+            }
+            if until.is_some_and(|u| img.created > u) {
+                continue;
+            }
+            let labels = img.labels();
+            let label_ok = |f: &String| match f.split_once('=') {
+                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+                None => labels.contains_key(f),
+            };
+            let wanted = filters.get("label").is_none_or(|v| v.iter().all(label_ok));
+            let unwanted = filters.get("label!").is_some_and(|v| v.iter().any(label_ok));
+            if !wanted || unwanted {
+                continue;
+            }
+            match st.images.remove_image(&img.id, false).await {
+                Ok(r) if !r.deleted.is_empty() => {
+                    reclaimed += img.size;
+                    removed.push((img.id.clone(), img.size, r.untagged));
+                    changed = true;
+                }
+                // In use by a container: kept, as Docker does.
+                _ => {}
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    if ver.libpod {
+        let v: Vec<Value> = removed
+            .iter()
+            .map(|(id, size, _)| json!({"Id": id, "Err": null, "Size": size}))
+            .collect();
+        return Ok(Json(v).into_response());
+    }
+    let mut deleted: Vec<Value> = Vec::new();
+    for (id, _, untagged) in &removed {
+        for u in untagged {
+            deleted.push(json!({"Untagged": u}));
+        }
+        deleted.push(json!({"Deleted": format!("sha256:{id}")}));
+    }
+    Ok(Json(json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": reclaimed})).into_response())
+}
