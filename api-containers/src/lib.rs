@@ -2,6 +2,7 @@
 //!
 //! Only the listing is served so far; the rest arrives with the container engine.
 
+mod changes;
 mod handlers;
 
 use api_core::AppState;
@@ -15,4 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/containers/json", get(handlers::list))
         // ContainerListLibpod: GET /libpod/containers/json -> 200 [ListContainer]
         .route("/libpod/containers/json", get(handlers::list))
+        // ContainerChanges: GET /containers/{name}/changes -> 200 [{Path,Kind}]
+        .route("/containers/{name}/changes", get(changes::changes))
+        .route("/libpod/containers/{name}/changes", get(changes::changes))
 }

@@ -187,7 +187,9 @@ pub(crate) async fn prune(
                 None => labels.contains_key(f),
             };
             let wanted = filters.get("label").is_none_or(|v| v.iter().all(label_ok));
-            let unwanted = filters.get("label!").is_some_and(|v| v.iter().any(label_ok));
+            let unwanted = filters
+                .get("label!")
+                .is_some_and(|v| v.iter().any(label_ok));
             if !wanted || unwanted {
                 continue;
             }

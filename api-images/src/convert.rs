@@ -228,3 +228,61 @@ pub(crate) fn history(img: &ImageRecord, compat: bool) -> Vec<Value> {
     };
     entries
 }
+
+/// Sizes like Go's `units.HumanSize` (4 significant digits, decimal units).
+fn human(size: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = size as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    let digits = if v >= 100.0 {
+        1
+    } else if v >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let mut n = format!("{v:.digits$}");
+    if n.contains('.') {
+        n = n.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{n}{}", units[i])
+}
+
+fn go_list(v: &[String]) -> String {
+    format!("[{}]", v.join(" "))
+}
+
+/// The text of `podman image tree`.
+pub(crate) fn tree(img: &ImageRecord) -> String {
+    let short = |s: &str| {
+        s.trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>()
+    };
+    let mut t = format!(
+        "Image ID: {}\nTags:     {}\nSize:     {}\nImage Layers\n",
+        short(&img.id),
+        go_list(&img.names),
+        human(img.size)
+    );
+    let n = img.layers.len();
+    for (i, l) in img.layers.iter().enumerate() {
+        let branch = if i + 1 == n { "└──" } else { "├──" };
+        let top = if i + 1 == n {
+            format!(" Top Layer of: {}", go_list(&img.names))
+        } else {
+            String::new()
+        };
+        t.push_str(&format!(
+            "{branch} ID: {} Size: {:>7}{top}\n",
+            short(&l.chain_id),
+            human(l.size)
+        ));
+    }
+    t
+}

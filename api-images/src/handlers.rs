@@ -221,7 +221,23 @@ pub(crate) async fn libpod_get(
     Path(rest): Path<String>,
     q: Query,
 ) -> ApiResult<Response> {
-    match split_op(&rest, &["json", "history", "exists", "get"]) {
+    match split_op(
+        &rest,
+        &["json", "history", "exists", "get", "tree", "changes"],
+    ) {
+        (name, Some("tree")) => {
+            let img = st.images.lookup_image(name).await?;
+            Ok(Json(json!({ "Tree": convert::tree(&img) })).into_response())
+        }
+        (name, Some("changes")) => {
+            let _ = q.string("parent");
+            let changes = st.images.image_changes(name).await?;
+            let v: Vec<Value> = changes
+                .iter()
+                .map(|c| json!({"Path": c.path, "Kind": c.kind.code()}))
+                .collect();
+            Ok(Json(v).into_response())
+        }
         (name, Some("get")) => crate::archive::libpod_get(&st, name, &q).await,
         (name, Some("json")) => {
             let img = st.images.lookup_image(name).await?;
@@ -386,6 +402,70 @@ pub(crate) async fn libpod_remove_many(
     }
     let exit = if errors.is_empty() { 0 } else { 1 };
     Ok((status, Json(libpod_report(untagged, deleted, errors, exit))).into_response())
+}
+
+/// `GET /images/search` and `/libpod/images/search`.
+pub(crate) async fn search(
+    State(st): State<AppState>,
+    axum::extract::Extension(ver): axum::extract::Extension<api_core::ApiVersion>,
+    headers: axum::http::HeaderMap,
+    q: Query,
+) -> ApiResult<Json<Vec<Value>>> {
+    let term = q
+        .string("term")
+        .ok_or_else(|| ApiError::bad_request("term is required"))?;
+    let limit = q.value::<usize>("limit")?.unwrap_or(25);
+    if limit > 100 {
+        return Err(ApiError::bad_request(format!(
+            "limit {limit} is outside the range of [1, 100]"
+        )));
+    }
+    let list_tags = q.bool_or("listTags", false)?;
+    let filters = q.filters()?;
+    // Registries searched through their catalog have no stars and no official images.
+    let stars_wanted = filters
+        .get("stars")
+        .and_then(|v| v.first())
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(0);
+    let official_only = filters
+        .get("is-official")
+        .and_then(|v| v.first())
+        .is_some_and(|v| v == "true");
+    let automated_only = filters
+        .get("is-automated")
+        .and_then(|v| v.first())
+        .is_some_and(|v| v == "true");
+    if stars_wanted > 0 || official_only || automated_only {
+        return Ok(Json(vec![]));
+    }
+    let found = st
+        .images
+        .search(
+            &term,
+            limit,
+            list_tags,
+            crate::pull::registry_auth(&headers),
+        )
+        .await?;
+    let out = found
+        .iter()
+        .flat_map(|r| {
+            if ver.libpod {
+                if list_tags {
+                    r.tags
+                        .iter()
+                        .map(|t| json!({"Index": r.index, "Name": r.name, "Description": "", "Stars": 0, "Official": "", "Automated": "", "Tag": t}))
+                        .collect::<Vec<_>>()
+                } else {
+                    vec![json!({"Index": r.index, "Name": r.name, "Description": "", "Stars": 0, "Official": "", "Automated": "", "Tag": ""})]
+                }
+            } else {
+                vec![json!({"name": r.name, "description": "", "star_count": 0, "is_official": false, "is_automated": false})]
+            }
+        })
+        .collect();
+    Ok(Json(out))
 }
 
 #[cfg(test)]

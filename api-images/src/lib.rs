@@ -28,6 +28,9 @@ pub fn router() -> Router<AppState> {
                 .post(handlers::compat_post)
                 .delete(handlers::compat_delete),
         )
+        // ImageSearch: GET /images/search?term= -> 200 [SearchResult]
+        .route("/images/search", get(handlers::search))
+        .route("/libpod/images/search", get(handlers::search))
         // ImageGetAll: GET /images/get?names= -> 200 tar
         .route("/images/get", get(archive::save_many))
         // ImageLoad: POST /images/load -> 200 JSON lines

@@ -648,6 +648,39 @@ impl ImageEngine for Runtime {
         Ok(img)
     }
 
+    async fn search(
+        &self,
+        term: &str,
+        limit: usize,
+        list_tags: bool,
+        credentials: Option<crate::images::Credentials>,
+    ) -> Result<Vec<crate::images::search::SearchResult>> {
+        crate::images::search::search(
+            &self.opts.registries,
+            term,
+            limit,
+            list_tags,
+            credentials.as_ref(),
+        )
+        .await
+    }
+
+    async fn image_changes(&self, name_or_id: &str) -> Result<Vec<crate::images::diff::Change>> {
+        let img = self.lookup_image(name_or_id).await?;
+        let Some((top, below)) = img.layers.split_last() else {
+            return Ok(Vec::new());
+        };
+        let upper = self.images.layer_diff(&top.chain_id);
+        let lowers: Vec<std::path::PathBuf> = below
+            .iter()
+            .rev()
+            .map(|l| self.images.layer_diff(&l.chain_id))
+            .collect();
+        tokio::task::spawn_blocking(move || crate::images::diff::changes(&upper, &lowers))
+            .await
+            .map_err(|e| Error::Internal(format!("diffing: {e}")))
+    }
+
     async fn tag(&self, name_or_id: &str, new_name: &str) -> Result<()> {
         let id = self.image_id(name_or_id).await?;
         let (id2, n) = (id.clone(), new_name.to_string());

@@ -186,3 +186,86 @@ fn libc_dup2(from: i32, to: i32) -> i32 {
         }
     }
 }
+
+fn post(sock: &Path, path: &str) -> Option<String> {
+    let mut s = UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn registries_conf() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/registries.conf")
+}
+
+fn start_with_registry(dir: &Path) -> (Daemon, PathBuf) {
+    let sock = dir.join("podapid.sock");
+    let child = Command::new(BIN)
+        .env("CONTAINERS_REGISTRIES_CONF", registries_conf())
+        .arg("--root")
+        .arg(dir.join("root"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["service", &format!("unix://{}", sock.display()), "-t", "0"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn podapid");
+    (Daemon { child }, sock)
+}
+
+/// Pulls killed with `kill -9` at different moments: after the restart nothing half-made is
+/// visible (no temp files, no layer the database does not know), and pulling again gives a
+/// complete image whose layers all unpacked.
+#[cfg(feature = "images")]
+#[test]
+fn pull_killed_midway_then_retried_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    for delay_ms in [0u64, 3, 8, 15, 30, 60, 120] {
+        let (mut d, sock) = start_with_registry(dir.path());
+        assert!(wait_ping(&sock));
+        let s2 = sock.clone();
+        let puller =
+            std::thread::spawn(move || post(&s2, "/v1.41/images/create?fromImage=busybox-layered"));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        d.child.kill().unwrap();
+        d.child.wait().unwrap();
+        let _ = puller.join();
+        let (d2, sock) = start_with_registry(dir.path());
+        assert!(wait_ping(&sock));
+        let storage = dir.path().join("root/storage");
+        let tmp_left = std::fs::read_dir(storage.join("tmp")).unwrap().count();
+        assert_eq!(
+            tmp_left, 0,
+            "temp files survived a restart (delay {delay_ms} ms)"
+        );
+        let r = post(&sock, "/v1.41/images/create?fromImage=busybox-layered").unwrap();
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        assert!(!r.contains("\"error\""), "{r}");
+        let inspect = get(&sock, "/v1.41/images/busybox-layered/json").unwrap();
+        assert!(inspect.starts_with("HTTP/1.1 200"), "{inspect}");
+        // Every layer the image lists is unpacked.
+        let layers = std::fs::read_dir(storage.join("overlay"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != "l")
+            .filter(|e| e.as_ref().unwrap().path().join("diff").is_dir())
+            .count();
+        assert_eq!(layers, 3, "delay {delay_ms} ms");
+        // Remove it again so the next round pulls from scratch.
+        let mut s = UnixStream::connect(&sock).unwrap();
+        write!(
+            s,
+            "DELETE /v1.41/images/busybox-layered HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        drop(d2);
+    }
+}

@@ -53,8 +53,11 @@ impl Reply {
 }
 
 impl TestDaemon {
-    /// Starts a daemon and waits until it answers `/_ping`.
+    /// Starts a daemon and waits until it answers `/_ping`. Image names resolve through the
+    /// project's fixture registries.conf (docker.io and quay.io rewritten to the local
+    /// registry on 127.0.0.1:5000) unless `CONTAINERS_REGISTRIES_CONF` is already set.
     pub async fn start() -> TestDaemon {
+        use_fixture_registries();
         let dir = tempfile::tempdir().expect("temp dir");
         let socket = dir.path().join("podapid.sock");
         let listener = api_core::AnyListener::bind(&api_core::ListenAddr::Unix(socket.clone()))
@@ -143,6 +146,32 @@ impl Drop for TestDaemon {
             let _ = tx.send(());
         }
     }
+}
+
+/// Points `CONTAINERS_REGISTRIES_CONF` at `fixtures/registries.conf` (once per process).
+pub fn use_fixture_registries() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("CONTAINERS_REGISTRIES_CONF").is_none() {
+            std::env::set_var(
+                "CONTAINERS_REGISTRIES_CONF",
+                workspace_root().join("fixtures/registries.conf"),
+            );
+        }
+    });
+}
+
+/// Runs a command line client, returning (success, stdout+stderr).
+pub fn run_client(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd.output().expect("spawn the client");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 /// One HTTP/1.1 request over a unix socket, read whole.

@@ -4,10 +4,12 @@
 
 pub mod archive;
 pub mod auth;
+pub mod diff;
 pub mod layer;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod search;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -219,6 +221,16 @@ pub trait ImageEngine: Send + Sync {
         path: std::path::PathBuf,
         opts: ImportOptions,
     ) -> Result<ImageRecord>;
+    /// Searches registries for repositories matching `term`.
+    async fn search(
+        &self,
+        term: &str,
+        limit: usize,
+        list_tags: bool,
+        credentials: Option<Credentials>,
+    ) -> Result<Vec<search::SearchResult>>;
+    /// Changes of the image's top layer against the layers below.
+    async fn image_changes(&self, name_or_id: &str) -> Result<Vec<diff::Change>>;
     /// Removes an image (or just the given name when it has others).
     async fn remove_image(&self, name_or_id: &str, force: bool) -> Result<RemoveReport>;
 }

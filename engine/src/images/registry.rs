@@ -182,6 +182,31 @@ impl RegistryClient {
         Ok(())
     }
 
+    /// The repositories of the registry (`/v2/_catalog`), up to `n`.
+    pub async fn catalog(&self, host: &str, n: usize) -> Result<Vec<String>> {
+        let oref = Reference::with_tag(host.to_string(), "x".into(), "latest".into());
+        self.client
+            .catalog(&oref, &self.auth, Some(n), None)
+            .await
+            .map(|c| c.repositories)
+            .map_err(|e| match map_error(host, e) {
+                Error::Registry { status, message } => Error::Registry {
+                    status,
+                    message: format!("couldn't search registry {host:?}: {message}"),
+                },
+                other => other,
+            })
+    }
+
+    /// The tags of a repository.
+    pub async fn tags(&self, r: &ImageRef) -> Result<Vec<String>> {
+        self.client
+            .list_tags(&Self::oci_ref(r), &self.auth, None, None)
+            .await
+            .map(|t| t.tags)
+            .map_err(|e| map_error(&r.name(), e))
+    }
+
     fn oci_ref(r: &ImageRef) -> Reference {
         match (&r.tag, &r.digest) {
             (_, Some(d)) => {
