@@ -2,6 +2,7 @@
 //! `fixtures/setup.sh`): pulls with bollard, the docker CLI and podman, shared layers,
 //! tag/push/save/load/rm/prune, and the error answers.
 #![cfg(feature = "e2e")]
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::process::Command;
 
