@@ -26,9 +26,13 @@ fn decode(s: &str) -> String {
 }
 
 fn conversion_error(key: &str, value: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "failed to parse parameters: schema: error converting value for {key:?}: invalid value {value:?}"
-    ))
+    // Podman's cause is the schema decoder's text; clients match on it.
+    let cause = format!("schema: error converting value for {key:?}");
+    ApiError::with_cause(
+        axum::http::StatusCode::BAD_REQUEST,
+        cause.clone(),
+        format!("failed to parse parameters: {cause} (invalid value {value:?})"),
+    )
 }
 
 /// Parses a boolean like Go's `strconv.ParseBool`.
