@@ -91,10 +91,9 @@ pub(crate) async fn load(
     if ver.libpod {
         return Ok(Json(json!({ "Names": names })).into_response());
     }
-    let text: String = names
-        .iter()
-        .map(|n| format!("Loaded image: {n}\n"))
-        .collect();
+    // Podman reports every loaded name on one line, comma separated, last image first.
+    names.reverse();
+    let text = format!("Loaded image: {}", names.join(","));
     Ok(api_core::stream::json_lines(futures::stream::iter(vec![
         json!({ "stream": text }),
     ])))

@@ -374,7 +374,9 @@ pub fn load_dir(
                 .filter_map(|n| n.as_str())
                 .filter_map(|n| ImageRef::parse_normalized(n).ok().and_then(|r| r.tagged()))
                 .collect();
-            out.push(ingest(store, conn, &config, layers, None, &names)?);
+            let mut rec = ingest(store, conn, &config, layers, None, &names)?;
+            rec.names = names;
+            out.push(rec);
         }
         return Ok(out);
     }
@@ -412,14 +414,9 @@ pub fn load_dir(
                 .as_str()
                 .unwrap_or("application/vnd.oci.image.manifest.v1+json")
                 .to_string();
-            out.push(ingest(
-                store,
-                conn,
-                &config,
-                layers,
-                Some((mbytes, mt)),
-                &names,
-            )?);
+            let mut rec = ingest(store, conn, &config, layers, Some((mbytes, mt)), &names)?;
+            rec.names = names;
+            out.push(rec);
         }
         return Ok(out);
     }

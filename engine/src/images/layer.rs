@@ -230,6 +230,22 @@ mod tests {
     }
 
     #[test]
+    fn zstd_and_plain_layers_unpack_with_the_same_diff_id() {
+        let tar = tar_of(&[("etc/hostname", b"box\n")]);
+        let want = sha256_digest(&tar);
+        let zst = zstd::stream::encode_all(&tar[..], 3).unwrap();
+        for data in [zst, tar.clone()] {
+            let dir = tempfile::tempdir().unwrap();
+            let (diff, _) = unpack_layer(&data[..], dir.path()).unwrap();
+            assert_eq!(diff, want);
+            assert_eq!(
+                std::fs::read(dir.path().join("etc/hostname")).unwrap(),
+                b"box\n"
+            );
+        }
+    }
+
+    #[test]
     fn escaping_entries_stay_inside() {
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();

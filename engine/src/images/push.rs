@@ -93,11 +93,9 @@ pub async fn push(
             .take(12)
             .collect();
         let path = store.blob_path(&digest);
-        let data = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Error::io(format!("reading blob {digest}"), e))?;
-        let _ = progress.send(PushProgress::Pushing(short.clone())).await;
-        if client.push_blob(dest, &digest, data).await? {
+        // Progress is reported once the registry answered, so a push that cannot reach it
+        // (TLS, DNS) fails before any progress, which the compat API turns into a 500.
+        if client.push_blob(dest, &digest, &path).await? {
             let _ = progress.send(PushProgress::Pushed(short)).await;
         } else {
             let _ = progress.send(PushProgress::Exists(short)).await;

@@ -38,7 +38,14 @@ pub struct RegistryClient {
 /// Maps an oci-client error to an engine error carrying the HTTP status Podman would use.
 pub fn map_error(what: &str, e: oci_client::errors::OciDistributionError) -> Error {
     use oci_client::errors::OciDistributionError as E;
-    let msg = e.to_string();
+    // The whole chain: reqwest hides the TLS reason in its sources.
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(inner) = src {
+        msg.push_str(": ");
+        msg.push_str(&inner.to_string());
+        src = inner.source();
+    }
     let status = match &e {
         E::UnauthorizedError { .. } | E::AuthenticationFailure(_) => 401,
         E::ServerError { code, .. } => *code,
@@ -140,8 +147,14 @@ impl RegistryClient {
         }
     }
 
-    /// Uploads a blob unless the registry has it; returns whether it was uploaded.
-    pub async fn push_blob(&self, r: &ImageRef, digest: &str, data: Vec<u8>) -> Result<bool> {
+    /// Uploads a blob file unless the registry has it, streaming it from disk; returns
+    /// whether it was uploaded.
+    pub async fn push_blob(
+        &self,
+        r: &ImageRef,
+        digest: &str,
+        path: &std::path::Path,
+    ) -> Result<bool> {
         let oref = Self::oci_ref(r);
         self.client
             .store_auth_if_needed(oref.resolve_registry(), &self.auth)
@@ -154,8 +167,14 @@ impl RegistryClient {
         {
             return Ok(false);
         }
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let size = file.metadata().await.map(|m| m.len()).ok();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map(|c| c.map_err(oci_client::errors::OciDistributionError::IoError));
         self.client
-            .push_blob(&oref, data, digest)
+            .push_blob_stream(&oref, stream, digest, size)
             .await
             .map_err(|e| map_error(&r.full(), e))?;
         Ok(true)
