@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub mod spec;
+
 /// libpod's container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
