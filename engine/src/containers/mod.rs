@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub mod rootfs;
 pub mod spec;
 
 /// libpod's container states.
