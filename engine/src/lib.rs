@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod images;
 pub mod networks;
+pub mod oci;
 pub mod pods;
 pub mod registries;
 pub mod runtime;
