@@ -153,24 +153,11 @@ pub(crate) async fn libpod_list(
     ))
 }
 
-fn layer_dirs(img: &ImageRecord, storage: &str) -> Vec<String> {
+fn layer_dirs(st: &AppState, img: &ImageRecord) -> Vec<String> {
     img.layers
         .iter()
-        .map(|l| {
-            format!(
-                "{storage}/overlay/{}/diff",
-                l.chain_id.trim_start_matches("sha256:")
-            )
-        })
+        .map(|l| st.images.layer_dir(&l.chain_id).display().to_string())
         .collect()
-}
-
-async fn storage_root(st: &AppState) -> String {
-    st.system
-        .info()
-        .await
-        .map(|i| i.graph_root.display().to_string())
-        .unwrap_or_default()
 }
 
 /// Splits `name/op` into the image name and a known operation suffix.
@@ -204,7 +191,7 @@ pub(crate) async fn compat_get(
         }
         (name, Some("json")) => {
             let img = st.images.lookup_image(name).await?;
-            let dirs = layer_dirs(&img, &storage_root(&st).await);
+            let dirs = layer_dirs(&st, &img);
             Ok(Json(convert::compat_inspect(&img, &dirs)).into_response())
         }
         (name, Some("history")) => {
@@ -241,7 +228,7 @@ pub(crate) async fn libpod_get(
         (name, Some("get")) => crate::archive::libpod_get(&st, name, &q).await,
         (name, Some("json")) => {
             let img = st.images.lookup_image(name).await?;
-            let dirs = layer_dirs(&img, &storage_root(&st).await);
+            let dirs = layer_dirs(&st, &img);
             Ok(Json(convert::libpod_inspect(&img, &dirs)).into_response())
         }
         (name, Some("history")) => {

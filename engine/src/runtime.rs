@@ -506,6 +506,10 @@ impl ImageEngine for Runtime {
         }
     }
 
+    fn layer_dir(&self, chain_id: &str) -> std::path::PathBuf {
+        self.images.layer_diff(chain_id)
+    }
+
     async fn list_images(&self) -> Result<Vec<ImageRecord>> {
         self.db.read(|c| image_store::load_images(c, None)).await
     }

@@ -185,6 +185,8 @@ pub trait ImageEngine: Send + Sync {
     async fn exists(&self, name_or_id: &str) -> Result<bool>;
     /// All images, newest first.
     async fn list_images(&self) -> Result<Vec<ImageRecord>>;
+    /// Where a layer is unpacked (for `GraphDriver` in inspect).
+    fn layer_dir(&self, chain_id: &str) -> std::path::PathBuf;
     /// Finds an image by ID, ID prefix, name, or short name.
     async fn lookup_image(&self, name_or_id: &str) -> Result<ImageRecord>;
     /// Pulls an image, reporting progress.

@@ -144,7 +144,7 @@ impl ImageStore {
     }
 }
 
-/// Reads records with their names.
+/// Reads records with their names (all images, or the one with ID `only`), newest first.
 pub fn load_images(c: &Connection, only: Option<&str>) -> Result<Vec<ImageRecord>> {
     let mut stmt = c.prepare(
         "SELECT id, data FROM images WHERE (?1 IS NULL OR id = ?1) ORDER BY created DESC, id",
@@ -152,15 +152,23 @@ pub fn load_images(c: &Connection, only: Option<&str>) -> Result<Vec<ImageRecord
     let rows: Vec<(String, String)> = stmt
         .query_map([only], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<std::result::Result<_, _>>()?;
-    let mut names =
-        c.prepare("SELECT name FROM image_names WHERE image_id = ?1 ORDER BY rowid DESC")?;
+    // One query for every name, newest tag first, instead of one per image.
+    let mut names: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    let mut q = c.prepare(
+        "SELECT image_id, name FROM image_names WHERE (?1 IS NULL OR image_id = ?1) ORDER BY rowid DESC",
+    )?;
+    for row in q.query_map([only], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (id, name) = row?;
+        names.entry(id).or_default().push(name);
+    }
     let mut out = Vec::with_capacity(rows.len());
     for (id, data) in rows {
         let mut rec: ImageRecord = serde_json::from_str(&data)
             .map_err(|e| Error::Internal(format!("corrupt image record {id}: {e}")))?;
-        rec.names = names
-            .query_map([&id], |r| r.get(0))?
-            .collect::<std::result::Result<_, _>>()?;
+        rec.names = names.remove(&id).unwrap_or_default();
         out.push(rec);
     }
     Ok(out)
