@@ -605,7 +605,7 @@ impl ImageEngine for Runtime {
 
     async fn load_archive(&self, path: std::path::PathBuf) -> Result<Vec<ImageRecord>> {
         let store = self.images.clone();
-        let work = self.images.tmp_path_pub();
+        let work = self.images.tmp_path();
         let w2 = work.clone();
         let dir_ready = tokio::task::spawn_blocking(move || {
             let f = std::fs::File::open(&path).map_err(|e| Error::io("opening the upload", e))?;

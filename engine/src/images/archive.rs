@@ -11,9 +11,7 @@ use rusqlite::params;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::images::layer::{
-    chain_ids, decompressed, sha256_digest, short_link_name, unpack_layer, HashingReader,
-};
+use crate::images::layer::{chain_ids, decompressed, sha256_digest, HashingReader};
 use crate::images::store::{load_images, ImageStore};
 use crate::images::{ImageRecord, ImageRef, LayerInfo};
 use crate::store::Db;
@@ -44,14 +42,7 @@ pub fn ingest(
 ) -> Result<ImageRecord> {
     let config: Value = serde_json::from_slice(config_bytes)
         .map_err(|e| Error::InvalidArg(format!("bad image config: {e}")))?;
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let diff_ids = crate::images::store::diff_ids_of(&config);
     if diff_ids.len() != layers.len() {
         return Err(Error::InvalidArg(format!(
             "image config lists {} layers, {} given",
@@ -61,7 +52,7 @@ pub fn ingest(
     }
     let chains = chain_ids(&diff_ids);
     let config_digest = sha256_digest(config_bytes);
-    store.put_blob_pub(&config_digest, config_bytes)?;
+    store.put_blob(&config_digest, config_bytes)?;
     let mut infos = Vec::new();
     for (i, l) in layers.iter().enumerate() {
         // Blob digest and size.
@@ -83,29 +74,7 @@ pub fn ingest(
         let size = match known {
             Some(s) => s as u64,
             None => {
-                let work = store.tmp_path_pub();
-                let f =
-                    std::fs::File::open(&blob_path).map_err(|e| io("opening", &blob_path, e))?;
-                let (got, n) = unpack_layer(f, &work.join("diff"))?;
-                if got != diff_ids[i] {
-                    let _ = std::fs::remove_dir_all(&work);
-                    return Err(Error::InvalidArg(format!(
-                        "layer {i}: DiffID mismatch: the config says {}, the content is {got}",
-                        diff_ids[i]
-                    )));
-                }
-                let final_dir = store.layer_diff(&chains[i]);
-                let parent = final_dir
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default();
-                if parent.exists() {
-                    let _ = std::fs::remove_dir_all(&work);
-                } else {
-                    std::fs::rename(&work, &parent).map_err(|e| io("storing", &parent, e))?;
-                }
-                let link = short_link_name();
-                store.link_layer(&chains[i], &link)?;
+                let (link, n) = store.install_layer(&blob_path, &diff_ids[i], &chains[i])?;
                 db_conn.execute(
                     "INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, short_link, size) VALUES (?1, ?2, NULL, ?3, ?4)",
                     params![chains[i], diff_ids[i], link, n as i64],
@@ -148,7 +117,7 @@ pub fn ingest(
     };
     rec.digest = sha256_digest(&mbytes);
     rec.manifest_media_type = mtype;
-    store.put_blob_pub(&rec.digest, &mbytes)?;
+    store.put_blob(&rec.digest, &mbytes)?;
     let tx = db_conn.transaction()?;
     let exists: i64 = tx.query_row("SELECT COUNT(*) FROM images WHERE id = ?1", [&id], |r| {
         r.get(0)

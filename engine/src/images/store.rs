@@ -85,7 +85,8 @@ impl ImageStore {
         self.root.join("tmp")
     }
 
-    fn tmp_path(&self) -> PathBuf {
+    /// A fresh path under `tmp/` (removed at the next start if left behind).
+    pub fn tmp_path(&self) -> PathBuf {
         self.tmp_dir().join(crate::ids::new_id())
     }
 
@@ -114,14 +115,37 @@ impl ImageStore {
         }
     }
 
-    /// Writes a small blob (manifest, config) atomically.
-    pub fn put_blob_pub(&self, digest: &str, data: &[u8]) -> Result<()> {
-        self.put_blob(digest, data)
-    }
-
-    /// A fresh path under `tmp/` (removed at the next start if left behind).
-    pub fn tmp_path_pub(&self) -> PathBuf {
-        self.tmp_path()
+    /// Unpacks a stored layer blob into its ChainID directory, verifying its DiffID, and
+    /// gives it a short link. Returns the link and the uncompressed size. When another pull
+    /// installed the same layer meanwhile, its link is reused.
+    pub fn install_layer(&self, blob: &Path, diff_id: &str, chain: &str) -> Result<(String, u64)> {
+        let work = self.tmp_path();
+        let f = std::fs::File::open(blob).map_err(|e| io("opening", blob, e))?;
+        let (got, size) = match unpack_layer(f, &work.join("diff")) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&work);
+                return Err(e);
+            }
+        };
+        if got != diff_id {
+            let _ = std::fs::remove_dir_all(&work);
+            return Err(Error::InvalidArg(format!(
+                "layer {chain}: DiffID mismatch: expected {diff_id}, got {got}"
+            )));
+        }
+        let dir = self.overlay_dir().join(hex_of(chain));
+        if dir.exists() {
+            let _ = std::fs::remove_dir_all(&work);
+            if let Ok(link) = std::fs::read_to_string(dir.join("link")) {
+                return Ok((link.trim().to_string(), size));
+            }
+        } else {
+            std::fs::rename(&work, &dir).map_err(|e| io("storing", &dir, e))?;
+        }
+        let link = short_link_name();
+        self.link_layer(chain, &link)?;
+        Ok((link, size))
     }
 
     /// Creates the short `l/` link of an unpacked layer and records it beside the layer.
@@ -133,7 +157,8 @@ impl ImageStore {
         std::fs::write(dir.join("link"), link).map_err(|e| io("writing", &dir, e))
     }
 
-    fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
+    /// Writes a small blob (manifest, config) atomically.
+    pub fn put_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
         let dst = self.blob_path(digest);
         if dst.exists() {
             return Ok(());
@@ -142,6 +167,18 @@ impl ImageStore {
         std::fs::write(&tmp, data).map_err(|e| io("writing", &tmp, e))?;
         std::fs::rename(&tmp, &dst).map_err(|e| io("storing", &dst, e))
     }
+}
+
+/// The DiffIDs an image config lists.
+pub fn diff_ids_of(config: &serde_json::Value) -> Vec<String> {
+    config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Reads records with their names (all images, or the one with ID `only`), newest first.
@@ -470,14 +507,7 @@ impl PullContext<'_> {
                 status: 500,
                 message: format!("bad image config: {e}"),
             })?;
-        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let diff_ids = diff_ids_of(&config);
         let blobs = manifest_layers(&manifest);
         if blobs.len() != diff_ids.len() {
             return Err(Error::Registry {
@@ -724,39 +754,20 @@ impl PullContext<'_> {
         let (blob_path2, diff_id2, chain2) =
             (blob_path.clone(), diff_id.to_string(), chain.to_string());
         let (link, usize_) = tokio::task::spawn_blocking(move || -> Result<(String, u64)> {
-            let work = store.tmp_path();
-            let diff_dir = work.join("diff");
-            let f = std::fs::File::open(&blob_path2).map_err(|e| io("opening", &blob_path2, e))?;
-            let (got, n) = unpack_layer(f, &diff_dir)?;
-            if got != diff_id2 {
-                let _ = std::fs::remove_dir_all(&work);
-                let _ = std::fs::remove_file(&blob_path2);
-                return Err(Error::Registry {
-                    status: 500,
-                    message: format!(
-                        "layer {chain2}: DiffID mismatch: expected {diff_id2}, got {got}"
-                    ),
-                });
-            }
-            let final_dir = store.layer_diff(&chain2);
-            let final_parent = final_dir
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            if final_parent.exists() {
-                // Another pull unpacked it meanwhile.
-                let _ = std::fs::remove_dir_all(&work);
-            } else {
-                std::fs::rename(&work, &final_parent)
-                    .map_err(|e| io("storing", &final_parent, e))?;
-            }
-            let link = short_link_name();
-            let lp = store.overlay_dir().join("l").join(&link);
-            std::os::unix::fs::symlink(format!("../{}/diff", hex_of(&chain2)), &lp)
-                .map_err(|e| io("linking", &lp, e))?;
-            std::fs::write(final_parent.join("link"), &link)
-                .map_err(|e| io("writing", &final_parent, e))?;
-            Ok((link, n))
+            store
+                .install_layer(&blob_path2, &diff_id2, &chain2)
+                .map_err(|e| {
+                    if let Error::InvalidArg(msg) = e {
+                        // A blob that does not unpack to its DiffID is dropped; a retry fetches it again.
+                        let _ = std::fs::remove_file(&blob_path2);
+                        Error::Registry {
+                            status: 500,
+                            message: msg,
+                        }
+                    } else {
+                        e
+                    }
+                })
         })
         .await
         .map_err(|e| Error::Internal(format!("unpacking a layer: {e}")))??;
