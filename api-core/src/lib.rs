@@ -5,6 +5,8 @@
 //! streaming/hijack helpers. It knows the engine's traits but no concrete runtime, and no
 //! area's routes.
 
+#[macro_use]
+mod macros;
 pub mod error;
 pub mod extract;
 pub mod hijack;
