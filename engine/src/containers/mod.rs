@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub mod lifecycle;
 pub mod rootfs;
 pub mod spec;
 

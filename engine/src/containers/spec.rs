@@ -350,6 +350,16 @@ pub fn rlimits(entries: &[String], max: impl Fn(&str) -> Option<u64>) -> Result<
     Ok(out)
 }
 
+/// An extra mount of the runtime spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    pub destination: String,
+    /// `bind`, `tmpfs`...
+    pub kind: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
 /// Everything that goes into `config.json`.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeSpecInput {
@@ -362,8 +372,8 @@ pub struct RuntimeSpecInput {
     pub network: NetworkMode,
     pub privileged: bool,
     pub no_new_privileges: bool,
-    /// Extra mounts: (destination, type, source, options).
-    pub mounts: Vec<(String, String, String, Vec<String>)>,
+    /// Extra mounts (replacing a default mount at the same destination).
+    pub mounts: Vec<MountSpec>,
     pub shm_size: u64,
     pub cgroups_path: String,
     pub sysctls: BTreeMap<String, String>,
@@ -407,9 +417,9 @@ pub fn runtime_spec(i: &RuntimeSpecInput) -> Value {
         json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", if i.shm_size == 0 { 64 << 20 } else { i.shm_size })]}),
     ];
-    for (dst, ty, src, opts) in &i.mounts {
-        mounts.retain(|m| m["destination"] != json!(dst));
-        mounts.push(json!({"destination": dst, "type": ty, "source": src, "options": opts}));
+    for m in &i.mounts {
+        mounts.retain(|x| x["destination"] != json!(m.destination));
+        mounts.push(json!({"destination": m.destination, "type": m.kind, "source": m.source, "options": m.options}));
     }
     let mut namespaces = vec![
         json!({"type": "pid"}),
@@ -607,12 +617,12 @@ mod tests {
             hostname: "h".into(),
             network: NetworkMode::Host,
             cgroups_path: "/libpod_parent/libpod-x".into(),
-            mounts: vec![(
-                "/dev/shm".into(),
-                "bind".into(),
-                "/host/shm".into(),
-                vec!["bind".into()],
-            )],
+            mounts: vec![MountSpec {
+                destination: "/dev/shm".into(),
+                kind: "bind".into(),
+                source: "/host/shm".into(),
+                options: vec!["bind".into()],
+            }],
             ..Default::default()
         };
         let s = runtime_spec(&i);

@@ -1,0 +1,113 @@
+//! The engine's container lifecycle with real runc + conmon + overlay (the API routes come
+//! next): create from a pulled image, start, exit code, k8s-file log, `--rm`, name rules.
+#![cfg(feature = "e2e")]
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
+use std::sync::Arc;
+
+use engine::containers::lifecycle::ContainerCreate;
+use engine::containers::spec::{NetworkMode, ProcessRequest};
+use engine::images::{ImageEngine, PullOptions};
+use engine::{Runtime, RuntimeOptions};
+
+async fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
+    tests::use_fixture_registries();
+    let opts = RuntimeOptions::from_host(dir.join("root"), dir.join("run")).unwrap();
+    let rt = Runtime::open(opts).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    rt.pull(
+        PullOptions {
+            reference: "busybox".into(),
+            compat: true,
+            ..Default::default()
+        },
+        tx,
+    )
+    .await
+    .unwrap();
+    rt
+}
+
+fn sh(script: &str) -> ProcessRequest {
+    ProcessRequest {
+        cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_runs_to_its_exit_code_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path()).await;
+    let rec = rt
+        .create_container(ContainerCreate {
+            name: Some("first".into()),
+            image: "busybox".into(),
+            process: sh("echo hi; echo oops >&2; cat /etc/hostname; exit 3"),
+            network: NetworkMode::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Names are unique.
+    let dup = rt
+        .create_container(ContainerCreate {
+            name: Some("first".into()),
+            image: "busybox".into(),
+            process: sh("true"),
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(dup, Err(engine::Error::NameInUse(..))), "{dup:?}");
+    rt.start_container(&rec.id).await.unwrap();
+    assert_eq!(rt.wait_container("first").await.unwrap(), 3);
+    let log = std::fs::read_to_string(rt.container_log_path(&rec.id)).unwrap();
+    assert!(log.contains(" stdout F hi"), "{log}");
+    assert!(log.contains(" stderr F oops"), "{log}");
+    assert!(
+        log.contains(&format!(" stdout F {}", &rec.id[..12])),
+        "hostname is the short id: {log}"
+    );
+    // The rootfs was unmounted at exit; the container can run again.
+    rt.start_container("first").await.unwrap();
+    assert_eq!(rt.wait_container("first").await.unwrap(), 3);
+    rt.remove_container("first", false).await.unwrap();
+    assert!(matches!(
+        rt.container_record("first").await,
+        Err(engine::Error::NoSuchContainer(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_remove_and_bad_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path()).await;
+    let bad = rt
+        .create_container(ContainerCreate {
+            name: Some("-bad name".into()),
+            image: "busybox".into(),
+            process: sh("true"),
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(engine::Error::InvalidArg(_))), "{bad:?}");
+    let rec = rt
+        .create_container(ContainerCreate {
+            image: "busybox".into(),
+            process: sh("exit 0"),
+            auto_remove: true,
+            network: NetworkMode::Host,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    rt.start_container(&rec.id).await.unwrap();
+    for _ in 0..200 {
+        if rt.container_record(&rec.id).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("an auto-remove container was not removed after it exited");
+}
