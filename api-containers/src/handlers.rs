@@ -6,6 +6,31 @@ use axum::response::Json;
 use engine::containers::ListOptions;
 use serde_json::{json, Value};
 
+/// Docker's human status: `Up 3 seconds`, `Exited (5) 2 minutes ago`, `Created`.
+fn status_text(c: &engine::containers::ContainerSummary) -> String {
+    use engine::containers::ContainerStatus as S;
+    let ago = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        let secs = t
+            .map(|t| (chrono::Utc::now() - t).num_seconds().max(0))
+            .unwrap_or(0);
+        match secs {
+            0 => "Less than a second".to_string(),
+            1 => "1 second".to_string(),
+            s if s < 60 => format!("{s} seconds"),
+            s if s < 120 => "About a minute".to_string(),
+            s if s < 3600 => format!("{} minutes", s / 60),
+            s if s < 7200 => "About an hour".to_string(),
+            s => format!("{} hours", s / 3600),
+        }
+    };
+    match c.status {
+        S::Running => format!("Up {}", ago(c.started_at)),
+        S::Paused => format!("Up {} (Paused)", ago(c.started_at)),
+        S::Exited | S::Stopped => format!("Exited ({}) {} ago", c.exit_code, ago(c.finished_at)),
+        _ => "Created".to_string(),
+    }
+}
+
 /// `GET /containers/json` and `/libpod/containers/json`.
 pub(crate) async fn list(
     State(st): State<AppState>,
@@ -31,9 +56,10 @@ pub(crate) async fn list(
             } else {
                 json!({
                     "Id": c.id, "Names": [format!("/{}", c.name)], "Image": c.image,
-                    "ImageID": c.image_id, "Command": c.command.join(" "),
+                    "ImageID": format!("sha256:{}", c.image_id), "Command": c.command.join(" "),
                     "Created": c.created.timestamp(), "State": c.status.as_str(),
-                    "Labels": c.labels,
+                    "Status": status_text(c), "Ports": [], "Labels": c.labels,
+                    "Mounts": [], "NetworkSettings": {"Networks": {}},
                 })
             }
         })

@@ -1,12 +1,13 @@
 //! Container routes of both API trees (lifecycle, logs, attach, exec, archive...).
 //!
-//! Only the listing is served so far; the rest arrives with the container engine.
+//! Listing, changes and the first lifecycle routes are served; the rest arrives with #4.
 
 mod changes;
 mod handlers;
+mod lifecycle;
 
 use api_core::AppState;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 /// The containers router fragment.
@@ -16,6 +17,17 @@ pub fn router() -> Router<AppState> {
         .route("/containers/json", get(handlers::list))
         // ContainerListLibpod: GET /libpod/containers/json -> 200 [ListContainer]
         .route("/libpod/containers/json", get(handlers::list))
+        // ContainerCreate: POST /containers/create -> 201 {Id, Warnings}
+        .route("/containers/create", post(lifecycle::create))
+        // ContainerStart / Wait / Delete / Inspect / Logs
+        .route("/containers/{name}/start", post(lifecycle::start))
+        .route("/containers/{name}/wait", post(lifecycle::wait))
+        .route(
+            "/containers/{name}",
+            axum::routing::delete(lifecycle::remove),
+        )
+        .route("/containers/{name}/json", get(lifecycle::inspect))
+        .route("/containers/{name}/logs", get(lifecycle::logs))
         // ContainerChanges: GET /containers/{name}/changes -> 200 [{Path,Kind}]
         .route("/containers/{name}/changes", get(changes::changes))
         .route("/libpod/containers/{name}/changes", get(changes::changes))

@@ -62,6 +62,8 @@ pub struct Runtime {
     events: EventBus,
     tools: OnceCell<Tools>,
     images: ImageStore,
+    /// A weak handle to itself, for tasks that outlive a call (exit watchers).
+    me: std::sync::OnceLock<std::sync::Weak<Runtime>>,
     // Held for the runtime's life: one daemon per root.
     _lock: nix::fcntl::Flock<std::fs::File>,
     started: Instant,
@@ -138,9 +140,11 @@ impl Runtime {
             events,
             tools: OnceCell::new(),
             images,
+            me: std::sync::OnceLock::new(),
             _lock: lock,
             started: Instant::now(),
         });
+        let _ = rt.me.set(Arc::downgrade(&rt));
         // Probe the slow facts (versions, packages) in the background.
         let bg = rt.clone();
         tokio::spawn(async move {
@@ -164,6 +168,11 @@ impl Runtime {
             })
             .await
             .clone()
+    }
+
+    /// A strong handle to this runtime (for background tasks).
+    pub fn handle(&self) -> Option<Arc<Runtime>> {
+        self.me.get().and_then(|w| w.upgrade())
     }
 
     /// The options the runtime was opened with.
@@ -395,6 +404,39 @@ impl ContainerEngine for Runtime {
         let json = json.ok_or_else(|| Error::NoSuchContainer(name_or_id.to_string()))?;
         serde_json::from_str(&json)
             .map_err(|e| Error::Internal(format!("corrupt container record: {e}")))
+    }
+
+    async fn inspect(
+        &self,
+        name_or_id: &str,
+    ) -> Result<crate::containers::lifecycle::ContainerRecord> {
+        self.container_record(name_or_id).await
+    }
+
+    async fn create(
+        &self,
+        req: crate::containers::lifecycle::ContainerCreate,
+    ) -> Result<crate::containers::lifecycle::ContainerRecord> {
+        self.create_container(req).await
+    }
+
+    async fn start(
+        &self,
+        name_or_id: &str,
+    ) -> Result<crate::containers::lifecycle::ContainerRecord> {
+        self.start_container(name_or_id).await
+    }
+
+    async fn wait(&self, name_or_id: &str) -> Result<i32> {
+        self.wait_container(name_or_id).await
+    }
+
+    async fn remove(&self, name_or_id: &str, force: bool) -> Result<()> {
+        self.remove_container(name_or_id, force).await
+    }
+
+    fn log_path(&self, id: &str) -> std::path::PathBuf {
+        self.container_log_path(id)
     }
 }
 

@@ -207,7 +207,7 @@ impl Runtime {
     }
 
     /// Starts a created or exited container and watches it until it exits.
-    pub async fn start_container(self: &Arc<Self>, name_or_id: &str) -> Result<ContainerRecord> {
+    pub async fn start_container(&self, name_or_id: &str) -> Result<ContainerRecord> {
         let mut rec = self.container_record(name_or_id).await?;
         if rec.status == ContainerStatus::Running {
             return Err(Error::InvalidState(format!(
@@ -316,9 +316,10 @@ impl Runtime {
         rec.started_at = Some(Utc::now());
         self.save_record(&rec).await?;
         self.emit_container("start", &rec);
-        let this = self.clone();
-        let id = rec.id.clone();
-        tokio::spawn(async move { this.watch_exit(id, exits, runtime_root).await });
+        if let Some(this) = self.handle() {
+            let id = rec.id.clone();
+            tokio::spawn(async move { this.watch_exit(id, exits, runtime_root).await });
+        }
         Ok(rec)
     }
 

@@ -81,6 +81,10 @@ pub struct ContainerSummary {
     pub pod_id: Option<String>,
     #[serde(default)]
     pub exit_code: i32,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// Options of a container listing.
@@ -99,4 +103,16 @@ pub trait ContainerEngine: Send + Sync {
     async fn list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>>;
     /// Finds a container by full ID, name, or unique ID prefix.
     async fn lookup(&self, name_or_id: &str) -> Result<ContainerSummary>;
+    /// The full record.
+    async fn inspect(&self, name_or_id: &str) -> Result<lifecycle::ContainerRecord>;
+    /// Creates a container.
+    async fn create(&self, req: lifecycle::ContainerCreate) -> Result<lifecycle::ContainerRecord>;
+    /// Starts it.
+    async fn start(&self, name_or_id: &str) -> Result<lifecycle::ContainerRecord>;
+    /// Waits until it is not running; its exit code.
+    async fn wait(&self, name_or_id: &str) -> Result<i32>;
+    /// Removes it (`force` kills a running one).
+    async fn remove(&self, name_or_id: &str, force: bool) -> Result<()>;
+    /// Its k8s-file log.
+    fn log_path(&self, id: &str) -> std::path::PathBuf;
 }

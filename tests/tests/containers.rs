@@ -1,0 +1,76 @@
+//! The first container routes with the docker CLI: `run -d`, `logs`, `wait`, `inspect`,
+//! `ps -a`, `rm` (attach, stop, kill and the rest arrive with #4).
+#![cfg(feature = "e2e")]
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
+use std::process::Command;
+
+use tests::{run_client, TestDaemon};
+
+async fn docker(d: &TestDaemon, args: &[&str]) -> (bool, String) {
+    let uri = d.uri();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        run_client(Command::new("docker").args(&args).env("DOCKER_HOST", uri))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_detached_logs_wait_rm() {
+    let d = TestDaemon::start().await;
+    let (ok, out) = docker(&d, &["pull", "-q", "busybox"]).await;
+    assert!(ok, "{out}");
+    let (ok, out) = docker(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "c1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo to-out; echo to-err >&2; exit 5",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let (ok, out) = docker(&d, &["wait", "c1"]).await;
+    assert!(ok && out.trim() == "5", "{out}");
+    let uri = d.uri();
+    let logs = tokio::task::spawn_blocking(move || {
+        Command::new("docker")
+            .args(["logs", "c1"])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "to-out\n");
+    assert_eq!(String::from_utf8_lossy(&logs.stderr), "to-err\n");
+    let (ok, out) = docker(
+        &d,
+        &[
+            "inspect",
+            "c1",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+        ],
+    )
+    .await;
+    assert!(ok && out.trim() == "exited 5", "{out}");
+    let (ok, out) = docker(&d, &["ps", "-a"]).await;
+    assert!(ok && out.contains("Exited (5)"), "{out}");
+    // Names are unique; removal frees the name.
+    let (ok, out) = docker(&d, &["create", "--name", "c1", "busybox", "true"]).await;
+    assert!(!ok && out.contains("already in use"), "{out}");
+    let (ok, out) = docker(&d, &["rm", "c1"]).await;
+    assert!(ok, "{out}");
+    let (ok, out) = docker(&d, &["ps", "-aq"]).await;
+    assert!(ok && out.trim().is_empty(), "{out}");
+    let (ok, out) = docker(&d, &["rm", "c1"]).await;
+    assert!(!ok && out.contains("no such container"), "{out}");
+}
