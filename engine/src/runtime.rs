@@ -145,6 +145,9 @@ impl Runtime {
             started: Instant::now(),
         });
         let _ = rt.me.set(Arc::downgrade(&rt));
+        if let Err(e) = rt.reconcile_containers().await {
+            tracing::warn!(error = %e, "reconciling containers at start-up");
+        }
         // Probe the slow facts (versions, packages) in the background.
         let bg = rt.clone();
         tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! The podapid binary itself: start-up, `kill -9` and restart, one daemon per root, the
 //! idle timeout and systemd socket activation.
 #![allow(unsafe_code)]
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -268,4 +269,64 @@ fn pull_killed_midway_then_retried_is_complete() {
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");
         drop(d2);
     }
+}
+
+fn call(sock: &Path, method: &str, path: &str, body: &str) -> String {
+    let mut s = UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Containers outlive a `kill -9` of the daemon (conmon keeps them); after the restart the
+/// one still running is listed as running, and the one that exited meanwhile shows its
+/// exit code.
+#[cfg(all(feature = "containers", feature = "images"))]
+#[test]
+fn containers_survive_kill_9_and_exits_meanwhile_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut d, sock) = start_with_registry(dir.path());
+    assert!(wait_ping(&sock));
+    let r = post(&sock, "/v1.41/images/create?fromImage=busybox").unwrap();
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    for (name, script) in [("quick", "sleep 2; exit 4"), ("long", "sleep 60")] {
+        let body = format!(r#"{{"Image":"busybox","Cmd":["sh","-c","{script}"]}}"#);
+        let r = call(
+            &sock,
+            "POST",
+            &format!("/v1.41/containers/create?name={name}"),
+            &body,
+        );
+        assert!(r.starts_with("HTTP/1.1 201"), "{r}");
+        let r = call(
+            &sock,
+            "POST",
+            &format!("/v1.41/containers/{name}/start"),
+            "",
+        );
+        assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+    }
+    d.child.kill().unwrap();
+    d.child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let (_d2, sock) = start_with_registry(dir.path());
+    assert!(wait_ping(&sock));
+    let quick = call(&sock, "GET", "/v1.41/containers/quick/json", "");
+    assert!(
+        quick.contains(r#""Status":"exited""#) && quick.contains(r#""ExitCode":4"#),
+        "{quick}"
+    );
+    let long = call(&sock, "GET", "/v1.41/containers/long/json", "");
+    assert!(long.contains(r#""Status":"running""#), "{long}");
+    let r = call(&sock, "DELETE", "/v1.41/containers/long?force=true", "");
+    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+    let r = call(&sock, "DELETE", "/v1.41/containers/quick", "");
+    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
 }

@@ -392,6 +392,14 @@ impl Runtime {
                 })
                 .await;
             }
+            // Let conmon record the exit before the container's files go.
+            let exits = self.options().runroot.join("exits");
+            for _ in 0..100 {
+                if oci::exit_code(&exits, &rec.id).is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         let (storage, bundle, exits) = self.container_paths(&rec.id);
         let rt = conf.runtime_path();
@@ -417,6 +425,58 @@ impl Runtime {
             })
             .await?;
         self.emit_container("remove", &rec);
+        Ok(())
+    }
+
+    /// After a daemon (re)start: records exits that happened while it was down and re-arms
+    /// the exit watchers of containers still running (conmon kept them alive).
+    pub async fn reconcile_containers(&self) -> Result<()> {
+        let ids: Vec<String> = self
+            .db()
+            .read(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT id FROM containers WHERE status IN ('running', 'stopping', 'paused')",
+                )?;
+                let v = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<std::result::Result<Vec<String>, _>>()?;
+                Ok(v)
+            })
+            .await?;
+        let conf = &self.options().conf;
+        let runtime_root = self.options().runroot.join(conf.runtime_name());
+        let exits = self.options().runroot.join("exits");
+        for id in ids {
+            if let Some(code) = oci::exit_code(&exits, &id) {
+                self.record_exit(&id, code, &runtime_root).await?;
+                continue;
+            }
+            let alive = match conf.runtime_path() {
+                Some(rt) => {
+                    let (rt, rr, id2) = (rt, runtime_root.clone(), id.clone());
+                    tokio::task::spawn_blocking(move || oci::runtime(&rt, &rr, &["state", &id2]))
+                        .await
+                        .ok()
+                        .and_then(|r| r.ok())
+                        .is_some_and(|s| {
+                            s.contains("\"running\"")
+                                || s.contains("\"paused\"")
+                                || s.contains("\"created\"")
+                        })
+                }
+                None => false,
+            };
+            if alive {
+                if let Some(this) = self.handle() {
+                    let (id2, ex, rr) = (id.clone(), exits.clone(), runtime_root.clone());
+                    tokio::spawn(async move { this.watch_exit(id2, ex, rr).await });
+                }
+            } else {
+                // Gone without an exit file (e.g. the host rebooted): an unknown exit.
+                tracing::warn!(container = %id, "container vanished while the daemon was down");
+                self.record_exit(&id, -1, &runtime_root).await?;
+            }
+        }
         Ok(())
     }
 
