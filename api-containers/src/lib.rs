@@ -28,6 +28,17 @@ pub fn router() -> Router<AppState> {
         )
         .route("/containers/{name}/json", get(lifecycle::inspect))
         .route("/containers/{name}/logs", get(lifecycle::logs))
+        // ContainerCreateLibpod: POST /libpod/containers/create (SpecGenerator) -> 201
+        .route("/libpod/containers/create", post(lifecycle::libpod_create))
+        .route("/libpod/containers/{name}/start", post(lifecycle::start))
+        .route(
+            "/libpod/containers/{name}/wait",
+            post(lifecycle::libpod_wait),
+        )
+        .route(
+            "/libpod/containers/{name}",
+            axum::routing::delete(lifecycle::libpod_remove),
+        )
         // ContainerChanges: GET /containers/{name}/changes -> 200 [{Path,Kind}]
         .route("/containers/{name}/changes", get(changes::changes))
         .route("/libpod/containers/{name}/changes", get(changes::changes))

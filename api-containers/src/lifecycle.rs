@@ -269,3 +269,94 @@ pub(crate) async fn logs(
     );
     Ok(resp)
 }
+
+/// The network namespace part of a SpecGenerator.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Namespace {
+    nsmode: String,
+}
+
+/// The parts of libpod's `SpecGenerator` honoured so far.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SpecGenerator {
+    image: String,
+    name: String,
+    command: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    env: BTreeMap<String, String>,
+    work_dir: String,
+    user: String,
+    terminal: bool,
+    remove: bool,
+    hostname: String,
+    labels: BTreeMap<String, String>,
+    netns: Namespace,
+}
+
+/// `POST /libpod/containers/create` (SpecGenerator body).
+pub(crate) async fn libpod_create(
+    State(st): State<AppState>,
+    ApiJson(s): ApiJson<SpecGenerator>,
+) -> ApiResult<Response> {
+    if s.image.is_empty() {
+        return Err(ApiError::bad_request("no image name provided"));
+    }
+    let network = match s.netns.nsmode.as_str() {
+        "host" => NetworkMode::Host,
+        "" | "none" | "bridge" | "private" | "default" => NetworkMode::None,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "network mode {other:?} is not supported yet"
+            )))
+        }
+    };
+    let rec = st
+        .containers
+        .create(ContainerCreate {
+            name: Some(s.name).filter(|n| !n.is_empty()),
+            image: s.image,
+            process: ProcessRequest {
+                entrypoint: s.entrypoint.filter(|e| !e.is_empty()),
+                cmd: s.command.filter(|c| !c.is_empty()),
+                env: s.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                workdir: Some(s.work_dir).filter(|w| !w.is_empty()),
+                user: Some(s.user).filter(|u| !u.is_empty()),
+                tty: s.terminal,
+                hostname: s.hostname,
+            },
+            network,
+            labels: s.labels,
+            auto_remove: s.remove,
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": rec.id, "Warnings": []})),
+    )
+        .into_response())
+}
+
+/// `POST /libpod/containers/{name}/wait`: the exit code as text once it stops.
+pub(crate) async fn libpod_wait(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Response> {
+    st.containers.inspect(&name).await?;
+    let code = st.containers.wait(&name).await?;
+    Ok((StatusCode::OK, code.to_string()).into_response())
+}
+
+/// `DELETE /libpod/containers/{name}?force=`: libpod's list of removal reports.
+pub(crate) async fn libpod_remove(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
+    let force = q.bool_or("force", false)?;
+    let _ = q.bool_or("v", false)?;
+    let rec = st.containers.inspect(&name).await?;
+    st.containers.remove(&name, force).await?;
+    Ok(Json(json!([{"Id": rec.id, "Err": null}])))
+}

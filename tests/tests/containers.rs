@@ -74,3 +74,44 @@ async fn docker_run_detached_logs_wait_rm() {
     let (ok, out) = docker(&d, &["rm", "c1"]).await;
     assert!(!ok && out.contains("no such container"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn libpod_create_start_wait_remove() {
+    let d = TestDaemon::start().await;
+    let r = d
+        .req(
+            "POST",
+            "/v4.0.0/libpod/images/pull?reference=busybox&quiet=true",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = d
+        .req(
+            "POST",
+            "/v4.0.0/libpod/containers/create",
+            Some(r#"{"image":"busybox","name":"lp","command":["sh","-c","test \"$A\" = 1 && exit 2"],"env":{"A":"1"}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = d
+        .req("POST", "/v4.0.0/libpod/containers/lp/start", None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = d
+        .req("POST", "/v4.0.0/libpod/containers/lp/wait", None)
+        .await;
+    assert_eq!(r.text(), "2");
+    let r = d.req("DELETE", "/v4.0.0/libpod/containers/lp", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()[0]["Err"], serde_json::Value::Null);
+    let r = d
+        .req(
+            "POST",
+            "/v4.0.0/libpod/containers/create",
+            Some("{not json"),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(d.get("/v4.0.0/libpod/containers/create").await.status, 405);
+}
