@@ -58,9 +58,9 @@ pub(crate) async fn create(
             )))
         }
     };
-    let rec = st
-        .containers
-        .create(ContainerCreate {
+    created(
+        &st,
+        ContainerCreate {
             name: q.string("name"),
             image: b.image,
             process: ProcessRequest {
@@ -75,8 +75,14 @@ pub(crate) async fn create(
             network,
             labels: b.labels.unwrap_or_default(),
             auto_remove: hc.auto_remove,
-        })
-        .await?;
+        },
+    )
+    .await
+}
+
+/// Creates the container and answers 201 `{"Id","Warnings"}` (both trees).
+async fn created(st: &AppState, req: ContainerCreate) -> ApiResult<Response> {
+    let rec = st.containers.create(req).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"Id": rec.id, "Warnings": []})),
@@ -312,9 +318,9 @@ pub(crate) async fn libpod_create(
             )))
         }
     };
-    let rec = st
-        .containers
-        .create(ContainerCreate {
+    created(
+        &st,
+        ContainerCreate {
             name: Some(s.name).filter(|n| !n.is_empty()),
             image: s.image,
             process: ProcessRequest {
@@ -329,13 +335,9 @@ pub(crate) async fn libpod_create(
             network,
             labels: s.labels,
             auto_remove: s.remove,
-        })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"Id": rec.id, "Warnings": []})),
+        },
     )
-        .into_response())
+    .await
 }
 
 /// `POST /libpod/containers/{name}/wait`: the exit code as text once it stops.

@@ -174,6 +174,30 @@ pub fn run_client(cmd: &mut std::process::Command) -> (bool, String) {
     )
 }
 
+/// Runs the docker CLI against `d` on a blocking thread: (success, stdout+stderr).
+pub async fn docker(d: &TestDaemon, args: &[&str]) -> (bool, String) {
+    let uri = d.uri();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        run_client(
+            std::process::Command::new("docker")
+                .args(&args)
+                .env("DOCKER_HOST", uri),
+        )
+    })
+    .await
+    .expect("the docker client task")
+}
+
+/// Runs podman in remote mode against `d` on a blocking thread: (success, stdout+stderr).
+pub async fn podman(d: &TestDaemon, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["--url".to_string(), d.uri()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || run_client(std::process::Command::new("podman").args(&all)))
+        .await
+        .expect("the podman client task")
+}
+
 /// One HTTP/1.1 request over a unix socket, read whole.
 pub async fn request(
     socket: &Path,

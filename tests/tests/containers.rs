@@ -5,17 +5,7 @@
 
 use std::process::Command;
 
-use tests::{run_client, TestDaemon};
-
-async fn docker(d: &TestDaemon, args: &[&str]) -> (bool, String) {
-    let uri = d.uri();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        run_client(Command::new("docker").args(&args).env("DOCKER_HOST", uri))
-    })
-    .await
-    .unwrap()
-}
+use tests::{docker, TestDaemon};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_run_detached_logs_wait_rm() {

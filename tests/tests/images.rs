@@ -4,28 +4,8 @@
 #![cfg(feature = "e2e")]
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::process::Command;
-
 use futures::StreamExt;
-use tests::{run_client, TestDaemon};
-
-async fn docker(d: &TestDaemon, args: &[&str]) -> (bool, String) {
-    let uri = d.uri();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        run_client(Command::new("docker").args(&args).env("DOCKER_HOST", uri))
-    })
-    .await
-    .unwrap()
-}
-
-async fn podman(d: &TestDaemon, args: &[&str]) -> (bool, String) {
-    let mut all = vec!["--url".to_string(), d.uri()];
-    all.extend(args.iter().map(|s| s.to_string()));
-    tokio::task::spawn_blocking(move || run_client(Command::new("podman").args(&all)))
-        .await
-        .unwrap()
-}
+use tests::{docker, podman, TestDaemon};
 
 fn overlay_layers(d: &TestDaemon) -> usize {
     std::fs::read_dir(d.dir.path().join("root/storage/overlay"))
