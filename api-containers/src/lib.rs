@@ -1,45 +1,71 @@
-//! Container routes of both API trees (lifecycle, logs, attach, exec, archive...).
-//!
-//! Listing, changes and the first lifecycle routes are served; the rest arrives with #4.
+//! Container routes of both API trees: create, list, inspect, the lifecycle, logs, attach,
+//! stats, top, export, changes (exec and archive arrive with #5).
 
+#![recursion_limit = "256"]
+
+mod attach;
 mod changes;
+mod create;
 mod handlers;
+mod inspect;
 mod lifecycle;
+mod logs;
+mod stats;
 
 use api_core::AppState;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 /// The containers router fragment.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        // ContainerList: GET /containers/json -> 200 [ContainerSummary]
-        .route("/containers/json", get(handlers::list))
-        // ContainerListLibpod: GET /libpod/containers/json -> 200 [ListContainer]
-        .route("/libpod/containers/json", get(handlers::list))
-        // ContainerCreate: POST /containers/create -> 201 {Id, Warnings}
-        .route("/containers/create", post(lifecycle::create))
-        // ContainerStart / Wait / Delete / Inspect / Logs
-        .route("/containers/{name}/start", post(lifecycle::start))
+    let mut r = Router::new()
+        // Compat-only and libpod-only shapes.
+        .route("/containers/create", post(create::create))
+        .route("/libpod/containers/create", post(create::libpod_create))
         .route("/containers/{name}/wait", post(lifecycle::wait))
-        .route(
-            "/containers/{name}",
-            axum::routing::delete(lifecycle::remove),
-        )
-        .route("/containers/{name}/json", get(lifecycle::inspect))
-        .route("/containers/{name}/logs", get(lifecycle::logs))
-        // ContainerCreateLibpod: POST /libpod/containers/create (SpecGenerator) -> 201
-        .route("/libpod/containers/create", post(lifecycle::libpod_create))
-        .route("/libpod/containers/{name}/start", post(lifecycle::start))
         .route(
             "/libpod/containers/{name}/wait",
             post(lifecycle::libpod_wait),
         )
+        .route("/containers/{name}", delete(lifecycle::remove))
         .route(
             "/libpod/containers/{name}",
-            axum::routing::delete(lifecycle::libpod_remove),
+            delete(lifecycle::libpod_remove),
         )
-        // ContainerChanges: GET /containers/{name}/changes -> 200 [{Path,Kind}]
-        .route("/containers/{name}/changes", get(changes::changes))
-        .route("/libpod/containers/{name}/changes", get(changes::changes))
+        .route("/libpod/containers/{name}/init", post(lifecycle::init))
+        .route("/libpod/containers/{name}/exists", get(lifecycle::exists))
+        .route("/libpod/containers/{name}/mount", post(lifecycle::mount))
+        .route(
+            "/libpod/containers/{name}/unmount",
+            post(lifecycle::unmount),
+        )
+        .route(
+            "/libpod/containers/showmounted",
+            get(lifecycle::showmounted),
+        )
+        .route("/libpod/containers/stats", get(stats::libpod_stats));
+    // Routes both trees serve with one handler (the version extension tells them apart).
+    for prefix in ["", "/libpod"] {
+        let p = |s: &str| format!("{prefix}{s}");
+        r = r
+            .route(&p("/containers/json"), get(handlers::list))
+            .route(&p("/containers/prune"), post(lifecycle::prune))
+            .route(&p("/containers/{name}/json"), get(inspect::inspect))
+            .route(&p("/containers/{name}/start"), post(lifecycle::start))
+            .route(&p("/containers/{name}/stop"), post(lifecycle::stop))
+            .route(&p("/containers/{name}/kill"), post(lifecycle::kill))
+            .route(&p("/containers/{name}/restart"), post(lifecycle::restart))
+            .route(&p("/containers/{name}/pause"), post(lifecycle::pause))
+            .route(&p("/containers/{name}/unpause"), post(lifecycle::unpause))
+            .route(&p("/containers/{name}/rename"), post(lifecycle::rename))
+            .route(&p("/containers/{name}/resize"), post(lifecycle::resize))
+            .route(&p("/containers/{name}/update"), post(lifecycle::update))
+            .route(&p("/containers/{name}/export"), get(lifecycle::export))
+            .route(&p("/containers/{name}/logs"), get(logs::logs))
+            .route(&p("/containers/{name}/attach"), post(attach::attach))
+            .route(&p("/containers/{name}/stats"), get(stats::stats_one))
+            .route(&p("/containers/{name}/top"), get(stats::top))
+            .route(&p("/containers/{name}/changes"), get(changes::changes));
+    }
+    r
 }

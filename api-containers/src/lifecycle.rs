@@ -1,93 +1,28 @@
-//! Compat create/start/wait/remove/inspect/logs — the first container routes (#4 grows
-//! them: attach, stop, kill, libpod shapes, every HostConfig field).
+//! Lifecycle routes of both trees: start, stop, kill, restart, pause, unpause, wait, remove,
+//! init, rename, update, resize, exists, mount, unmount, prune, export.
 
 use std::collections::BTreeMap;
 
-use api_core::stream::{encode_frame, StdStream};
-use api_core::{ApiError, ApiJson, ApiPath, ApiResult, AppState, Query};
-use axum::body::Body;
-use axum::extract::State;
+use api_core::{ApiError, ApiPath, ApiResult, ApiVersion, AppState, Query};
+use axum::body::{Body, Bytes};
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use engine::containers::lifecycle::{ContainerCreate, ContainerRecord};
-use engine::containers::spec::{NetworkMode, ProcessRequest};
-use engine::containers::ContainerStatus;
-use serde::Deserialize;
+use engine::containers::config::{self, Resources, RestartPolicy};
+use engine::containers::lifecycle::{RemoveOptions, WaitCondition};
+use engine::containers::{ContainerStatus, ListOptions};
+use engine::Error;
 use serde_json::{json, Value};
 
-/// The parts of Docker's `HostConfig` honoured so far.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub(crate) struct HostConfig {
-    auto_remove: bool,
-    network_mode: String,
-}
+use crate::create::field;
 
-/// The parts of Docker's `ContainerConfig` honoured so far.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub(crate) struct CreateBody {
-    image: String,
-    cmd: Option<Vec<String>>,
-    entrypoint: Option<Vec<String>>,
-    env: Option<Vec<String>>,
-    working_dir: String,
-    user: String,
-    tty: bool,
-    hostname: String,
-    labels: Option<BTreeMap<String, String>>,
-    host_config: Option<HostConfig>,
-}
-
-/// `POST /containers/create?name=`.
-pub(crate) async fn create(
-    State(st): State<AppState>,
-    q: Query,
-    ApiJson(b): ApiJson<CreateBody>,
-) -> ApiResult<Response> {
-    if b.image.is_empty() {
-        return Err(ApiError::bad_request("Config.Image is required"));
+/// Maps "nothing to do" to 304 and success to 204.
+fn no_content(r: engine::Result<()>) -> ApiResult<StatusCode> {
+    match r {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(Error::NotModified(_)) => Ok(StatusCode::NOT_MODIFIED),
+        Err(e) => Err(e.into()),
     }
-    let hc = b.host_config.unwrap_or_default();
-    let network = match hc.network_mode.as_str() {
-        "host" => NetworkMode::Host,
-        "none" | "" | "default" | "bridge" => NetworkMode::None,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "network mode {other:?} is not supported yet"
-            )))
-        }
-    };
-    created(
-        &st,
-        ContainerCreate {
-            name: q.string("name"),
-            image: b.image,
-            process: ProcessRequest {
-                entrypoint: b.entrypoint.filter(|e| !e.is_empty()),
-                cmd: b.cmd.filter(|c| !c.is_empty()),
-                env: b.env.unwrap_or_default(),
-                workdir: Some(b.working_dir).filter(|w| !w.is_empty()),
-                user: Some(b.user).filter(|u| !u.is_empty()),
-                tty: b.tty,
-                hostname: b.hostname,
-            },
-            network,
-            labels: b.labels.unwrap_or_default(),
-            auto_remove: hc.auto_remove,
-        },
-    )
-    .await
-}
-
-/// Creates the container and answers 201 `{"Id","Warnings"}` (both trees).
-async fn created(st: &AppState, req: ContainerCreate) -> ApiResult<Response> {
-    let rec = st.containers.create(req).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"Id": rec.id, "Warnings": []})),
-    )
-        .into_response())
 }
 
 /// `POST /containers/{name}/start`: 204, or 304 when already running.
@@ -95,270 +30,472 @@ pub(crate) async fn start(
     State(st): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let rec = st.containers.inspect(&name).await?;
-    if rec.status == ContainerStatus::Running {
-        return Ok(StatusCode::NOT_MODIFIED);
+    no_content(st.containers.start(&name).await.map(drop))
+}
+
+/// `POST /libpod/containers/{name}/init`: 204, or 304 when already initialized.
+pub(crate) async fn init(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    no_content(st.containers.init(&name).await.map(drop))
+}
+
+fn timeout_param(q: &Query, libpod: bool) -> ApiResult<Option<u32>> {
+    let key = if libpod && q.has("timeout") {
+        "timeout"
+    } else {
+        "t"
+    };
+    match q.value::<i64>(key)? {
+        None => Ok(None),
+        Some(t) if t < 0 => Ok(Some(u32::MAX / 4)),
+        Some(t) => Ok(Some(t.min(u32::MAX as i64) as u32)),
     }
-    st.containers.start(&name).await?;
+}
+
+/// `POST /containers/{name}/stop?t=`: 204, or 304 when not running.
+pub(crate) async fn stop(
+    State(st): State<AppState>,
+    Extension(ver): Extension<ApiVersion>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let t = timeout_param(&q, ver.libpod)?;
+    let ignore = q.bool_or("ignore", false)?;
+    match st.containers.stop(&name, t).await {
+        Err(Error::NoSuchContainer(_)) if ignore => Ok(StatusCode::NO_CONTENT),
+        r => no_content(r),
+    }
+}
+
+/// `POST /containers/{name}/kill?signal=`.
+pub(crate) async fn kill(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let sig = q.string("signal").filter(|s| !s.is_empty());
+    let sig = match sig {
+        Some(s) => config::parse_signal(&s)?,
+        None => 9,
+    };
+    st.containers.kill(&name, sig).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /containers/{name}/wait`: Docker's `{"StatusCode","Error"}` once it stops.
+/// `POST /containers/{name}/restart?t=`.
+pub(crate) async fn restart(
+    State(st): State<AppState>,
+    Extension(ver): Extension<ApiVersion>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let t = timeout_param(&q, ver.libpod)?;
+    st.containers.restart(&name, t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{name}/pause`.
+pub(crate) async fn pause(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.containers.pause(&name, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{name}/unpause`.
+pub(crate) async fn unpause(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.containers.pause(&name, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Headers now, the body when `fut` is done (clients see the 200 while waiting).
+fn late_body<F>(content_type: &'static str, fut: F) -> Response
+where
+    F: std::future::Future<Output = Bytes> + Send + 'static,
+{
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(fut.await) });
+    let mut resp = (StatusCode::OK, Body::from_stream(stream)).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// `POST /containers/{name}/wait?condition=`: Docker's `{"StatusCode","Error"}`.
 pub(crate) async fn wait(
     State(st): State<AppState>,
     ApiPath(name): ApiPath<String>,
     q: Query,
-) -> ApiResult<Json<Value>> {
-    let _condition = q.string("condition");
-    st.containers.inspect(&name).await?;
-    let code = st.containers.wait(&name).await?;
-    Ok(Json(json!({"StatusCode": code, "Error": null})))
+) -> ApiResult<Response> {
+    let cond = match q.string("condition").as_deref() {
+        None | Some("") | Some("not-running") => WaitCondition::NotRunning,
+        Some("next-exit") => WaitCondition::NextExit,
+        Some("removed") => WaitCondition::Removed,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid condition {other:?}: must be one of not-running, next-exit, removed"
+            )))
+        }
+    };
+    let rec = st.containers.inspect(&name).await?;
+    let c = st.containers.clone();
+    Ok(late_body("application/json", async move {
+        let body = match c.wait(&rec.id, cond).await {
+            Ok(code) => json!({"StatusCode": code, "Error": null}),
+            Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
+        };
+        let mut b = serde_json::to_vec(&body).unwrap_or_default();
+        b.push(b'\n');
+        Bytes::from(b)
+    }))
 }
 
-/// `DELETE /containers/{name}?force=&v=`.
+/// `POST /libpod/containers/{name}/wait?condition=&interval=`: the exit code as text.
+pub(crate) async fn libpod_wait(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    let mut states = Vec::new();
+    for c in q.all("condition") {
+        for c in c.split(',').filter(|c| !c.is_empty()) {
+            let s = match c {
+                "initialized" => ContainerStatus::Created,
+                "created" => ContainerStatus::Configured,
+                "healthy" | "unhealthy" => {
+                    return Err(ApiError::bad_request(format!(
+                        "wait condition {c:?} needs a healthcheck (not supported yet)"
+                    )))
+                }
+                other => ContainerStatus::parse(other).ok_or_else(|| {
+                    ApiError::bad_request(format!("{other:?} is not a valid container state"))
+                })?,
+            };
+            states.push(s);
+        }
+    }
+    let cond = if states.is_empty() {
+        WaitCondition::States(vec![ContainerStatus::Stopped, ContainerStatus::Exited])
+    } else {
+        WaitCondition::States(states)
+    };
+    let rec = st.containers.inspect(&name).await?;
+    let c = st.containers.clone();
+    Ok(late_body("application/json", async move {
+        match c.wait(&rec.id, cond).await {
+            Ok(code) => Bytes::from(code.to_string()),
+            Err(e) => Bytes::from(e.to_string()),
+        }
+    }))
+}
+
+/// `DELETE /containers/{name}?force=&v=`: 204.
 pub(crate) async fn remove(
     State(st): State<AppState>,
     ApiPath(name): ApiPath<String>,
     q: Query,
 ) -> ApiResult<StatusCode> {
-    let force = q.bool_or("force", false)?;
-    let _ = q.bool_or("v", false)?;
-    st.containers.remove(&name, force).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into())
-}
-
-fn compat_inspect(r: &ContainerRecord) -> Value {
-    let status = match r.status {
-        ContainerStatus::Configured => "created",
-        s => s.as_str(),
+    let opts = RemoveOptions {
+        force: q.bool_or("force", false)?,
+        volumes: q.bool_or("v", false)?,
+        depend: q.bool_or("depend", false)?,
+        timeout: None,
     };
-    json!({
-        "Id": r.id,
-        "Created": rfc3339(Some(r.created)),
-        "Path": r.command.first().cloned().unwrap_or_default(),
-        "Args": r.command.iter().skip(1).collect::<Vec<_>>(),
-        "State": {
-            "Status": status,
-            "Running": r.status == ContainerStatus::Running,
-            "Paused": r.status == ContainerStatus::Paused,
-            "Restarting": false,
-            "OOMKilled": false,
-            "Dead": false,
-            "Pid": r.pid,
-            "ExitCode": r.exit_code,
-            "Error": "",
-            "StartedAt": rfc3339(r.started_at),
-            "FinishedAt": rfc3339(r.finished_at),
-        },
-        "Image": format!("sha256:{}", r.image_id),
-        "Name": format!("/{}", r.name),
-        "RestartCount": 0,
-        "Driver": "overlay",
-        "Platform": "linux",
-        "Config": {
-            "Hostname": r.hostname,
-            "Domainname": "",
-            "User": r.user,
-            "AttachStdin": false,
-            "AttachStdout": false,
-            "AttachStderr": false,
-            "Tty": r.tty,
-            "OpenStdin": false,
-            "StdinOnce": false,
-            "Env": r.env,
-            "Cmd": r.command,
-            "Image": r.image,
-            "Volumes": null,
-            "WorkingDir": r.cwd,
-            "Entrypoint": [],
-            "OnBuild": null,
-            "Labels": r.labels,
-        },
-        "HostConfig": {
-            "AutoRemove": r.auto_remove,
-            "NetworkMode": if r.host_network { "host" } else { "none" },
-        },
-        "NetworkSettings": {"Networks": {}, "Ports": {}},
-        "Mounts": [],
-    })
-}
-
-/// `GET /containers/{name}/json`.
-pub(crate) async fn inspect(
-    State(st): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    let r = st.containers.inspect(&name).await?;
-    Ok(Json(compat_inspect(&r)))
-}
-
-/// One k8s-file log line: `<time> <stdout|stderr> <F|P> <text>`.
-fn parse_line(l: &str) -> Option<(&str, bool, bool, &str)> {
-    let (time, rest) = l.split_once(' ')?;
-    let (stream, rest) = rest.split_once(' ')?;
-    let (tag, text) = rest.split_once(' ').unwrap_or((rest, ""));
-    Some((time, stream == "stderr", tag == "F", text))
-}
-
-/// `GET /containers/{name}/logs?stdout=&stderr=&timestamps=&tail=` (whole log; multiplexed
-/// frames unless the container has a TTY).
-pub(crate) async fn logs(
-    State(st): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-    q: Query,
-) -> ApiResult<Response> {
-    let r = st.containers.inspect(&name).await?;
-    let (out, err) = (q.bool_or("stdout", false)?, q.bool_or("stderr", false)?);
-    if !out && !err {
-        return Err(ApiError::bad_request("you must choose at least one stream"));
-    }
-    let timestamps = q.bool_or("timestamps", false)?;
-    let tail: Option<usize> = match q.string("tail").as_deref() {
-        None | Some("all") => None,
-        Some(t) => Some(
-            t.parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid tail {t:?}")))?,
-        ),
-    };
-    let text = tokio::fs::read_to_string(st.containers.log_path(&r.id))
-        .await
-        .unwrap_or_default();
-    let mut lines: Vec<(bool, String)> = Vec::new();
-    let mut partial = String::new();
-    for l in text.lines() {
-        let Some((time, is_err, full, body)) = parse_line(l) else {
-            continue;
-        };
-        if (is_err && !err) || (!is_err && !out) {
-            continue;
-        }
-        if partial.is_empty() && timestamps {
-            partial.push_str(time);
-            partial.push(' ');
-        }
-        partial.push_str(body);
-        if full {
-            partial.push('\n');
-            lines.push((is_err, std::mem::take(&mut partial)));
-        }
-    }
-    if let Some(n) = tail {
-        let skip = lines.len().saturating_sub(n);
-        lines.drain(..skip);
-    }
-    let mut body = Vec::new();
-    for (is_err, l) in lines {
-        if r.tty {
-            body.extend_from_slice(l.as_bytes());
-        } else {
-            let s = if is_err {
-                StdStream::Stderr
-            } else {
-                StdStream::Stdout
-            };
-            body.extend_from_slice(&encode_frame(s, l.as_bytes()));
-        }
-    }
-    let mut resp = (StatusCode::OK, Body::from(body)).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(if r.tty {
-            "application/vnd.docker.raw-stream"
-        } else {
-            "application/vnd.docker.multiplexed-stream"
-        }),
-    );
-    Ok(resp)
-}
-
-/// The network namespace part of a SpecGenerator.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct Namespace {
-    nsmode: String,
-}
-
-/// The parts of libpod's `SpecGenerator` honoured so far.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct SpecGenerator {
-    image: String,
-    name: String,
-    command: Option<Vec<String>>,
-    entrypoint: Option<Vec<String>>,
-    env: BTreeMap<String, String>,
-    work_dir: String,
-    user: String,
-    terminal: bool,
-    remove: bool,
-    hostname: String,
-    labels: BTreeMap<String, String>,
-    netns: Namespace,
-}
-
-/// `POST /libpod/containers/create` (SpecGenerator body).
-pub(crate) async fn libpod_create(
-    State(st): State<AppState>,
-    ApiJson(s): ApiJson<SpecGenerator>,
-) -> ApiResult<Response> {
-    if s.image.is_empty() {
-        return Err(ApiError::bad_request("no image name provided"));
-    }
-    let network = match s.netns.nsmode.as_str() {
-        "host" => NetworkMode::Host,
-        "" | "none" | "bridge" | "private" | "default" => NetworkMode::None,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "network mode {other:?} is not supported yet"
+    let _ = q.bool_or("link", false)?;
+    match st.containers.remove(&name, opts).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(Error::InvalidState(m)) if m.contains("without force") => {
+            Err(ApiError::conflict(format!(
+                "You cannot remove a running container {name}. Stop the container before attempting removal or force remove"
             )))
         }
-    };
-    created(
-        &st,
-        ContainerCreate {
-            name: Some(s.name).filter(|n| !n.is_empty()),
-            image: s.image,
-            process: ProcessRequest {
-                entrypoint: s.entrypoint.filter(|e| !e.is_empty()),
-                cmd: s.command.filter(|c| !c.is_empty()),
-                env: s.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                workdir: Some(s.work_dir).filter(|w| !w.is_empty()),
-                user: Some(s.user).filter(|u| !u.is_empty()),
-                tty: s.terminal,
-                hostname: s.hostname,
-            },
-            network,
-            labels: s.labels,
-            auto_remove: s.remove,
-        },
-    )
-    .await
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// `POST /libpod/containers/{name}/wait`: the exit code as text once it stops.
-pub(crate) async fn libpod_wait(
-    State(st): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-) -> ApiResult<Response> {
-    st.containers.inspect(&name).await?;
-    let code = st.containers.wait(&name).await?;
-    Ok((StatusCode::OK, code.to_string()).into_response())
-}
-
-/// `DELETE /libpod/containers/{name}?force=`: libpod's list of removal reports.
+/// `DELETE /libpod/containers/{name}?force=&v=&depend=&ignore=&timeout=`: removal reports.
 pub(crate) async fn libpod_remove(
     State(st): State<AppState>,
     ApiPath(name): ApiPath<String>,
     q: Query,
 ) -> ApiResult<Json<Value>> {
-    let force = q.bool_or("force", false)?;
-    let _ = q.bool_or("v", false)?;
-    let rec = st.containers.inspect(&name).await?;
-    st.containers.remove(&name, force).await?;
+    let opts = RemoveOptions {
+        force: q.bool_or("force", false)?,
+        volumes: q.bool_or("v", false)? || q.bool_or("volumes", false)?,
+        depend: q.bool_or("depend", false)?,
+        timeout: q.value::<u32>("timeout")?,
+    };
+    let ignore = q.bool_or("ignore", false)?;
+    let rec = match st.containers.inspect(&name).await {
+        Ok(r) => r,
+        Err(Error::NoSuchContainer(_)) if ignore => return Ok(Json(json!([]))),
+        Err(e) => return Err(e.into()),
+    };
+    st.containers.remove(&rec.id, opts).await?;
     Ok(Json(json!([{"Id": rec.id, "Err": null}])))
+}
+
+/// `POST /containers/{name}/rename?name=`.
+pub(crate) async fn rename(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let new = q
+        .string("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("a new name is required: invalid argument"))?;
+    st.containers.rename(&name, &new).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{name}/resize?h=&w=`.
+pub(crate) async fn resize(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    let h = q.value::<u16>("h")?.unwrap_or(0);
+    let w = q.value::<u16>("w")?.unwrap_or(0);
+    st.containers.resize(&name, h, w).await?;
+    Ok((StatusCode::OK, Json(json!({}))).into_response())
+}
+
+/// `GET /libpod/containers/{name}/exists`.
+pub(crate) async fn exists(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.containers.lookup(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /libpod/containers/{name}/mount`: the mount point as a JSON string.
+pub(crate) async fn mount(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<String>> {
+    let p = st.containers.mount(&name).await?;
+    Ok(Json(p.display().to_string()))
+}
+
+/// `POST /libpod/containers/{name}/unmount`.
+pub(crate) async fn unmount(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.containers.unmount(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /libpod/containers/showmounted`: `{id: mountpoint}`.
+pub(crate) async fn showmounted(State(st): State<AppState>) -> ApiResult<Json<Value>> {
+    let list = st
+        .containers
+        .list(ListOptions {
+            all: true,
+            limit: 0,
+        })
+        .await?;
+    let mut out = serde_json::Map::new();
+    for r in list {
+        if r.mount_count > 0 || r.is_running() || r.status == ContainerStatus::Created {
+            out.insert(
+                r.id.clone(),
+                json!(st.containers.paths(&r.id).merged().display().to_string()),
+            );
+        }
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+/// `POST /containers/prune?filters=` and `/libpod/containers/prune`.
+pub(crate) async fn prune(
+    State(st): State<AppState>,
+    Extension(ver): Extension<ApiVersion>,
+    q: Query,
+) -> ApiResult<Json<Value>> {
+    let filters = q.filters()?;
+    let mut f: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in filters.iter() {
+        match k.as_str() {
+            "label" | "label!" | "until" => {
+                f.insert(k.clone(), v.clone());
+            }
+            other => {
+                return Err(ApiError::with_cause(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("{other} is an invalid filter"),
+                    format!("{other} is an invalid filter"),
+                ))
+            }
+        }
+    }
+    let all = st
+        .containers
+        .list(ListOptions {
+            all: true,
+            limit: 0,
+        })
+        .await?;
+    let mut deleted = Vec::new();
+    for r in &all {
+        if r.is_running() || r.status == ContainerStatus::Created {
+            continue;
+        }
+        if !crate::inspect::matches_filters(r, &f, &all, "")? {
+            continue;
+        }
+        match st.containers.remove(&r.id, RemoveOptions::default()).await {
+            Ok(()) | Err(Error::NoSuchContainer(_)) => deleted.push(r.id.clone()),
+            Err(e) => tracing::warn!(container = %r.id, error = %e, "prune"),
+        }
+    }
+    if ver.libpod {
+        Ok(Json(Value::Array(
+            deleted
+                .iter()
+                .map(|id| json!({"Id": id, "Size": 0, "Err": null}))
+                .collect(),
+        )))
+    } else {
+        Ok(Json(
+            json!({"ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": 0}),
+        ))
+    }
+}
+
+/// `POST /libpod/containers/{name}/update` (body: OCI `LinuxResources`; `restartPolicy`,
+/// `restartRetries` query) and compat `POST /containers/{name}/update` (Docker body).
+pub(crate) async fn update(
+    State(st): State<AppState>,
+    Extension(ver): Extension<ApiVersion>,
+    ApiPath(name): ApiPath<String>,
+    q: Query,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let v: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("decode(): {e}")))?
+    };
+    let rec = st.containers.inspect(&name).await?;
+    let mut res: Resources = rec.config.resources.clone();
+    let mut restart: Option<RestartPolicy> = None;
+    let num = |x: &Value| x.as_i64();
+    if ver.libpod {
+        let mem = field(&v, "memory");
+        if let Some(l) = num(field(mem, "limit")) {
+            res.memory = l;
+        }
+        if let Some(l) = num(field(mem, "swap")) {
+            res.memory_swap = l;
+        }
+        if let Some(l) = num(field(mem, "reservation")) {
+            res.memory_reservation = l;
+        }
+        let cpu = field(&v, "cpu");
+        if let Some(x) = num(field(cpu, "shares")) {
+            res.cpu_shares = x.max(0) as u64;
+        }
+        if let Some(x) = num(field(cpu, "quota")) {
+            res.cpu_quota = x;
+        }
+        if let Some(x) = num(field(cpu, "period")) {
+            res.cpu_period = x.max(0) as u64;
+        }
+        if let Some(x) = field(cpu, "cpus").as_str() {
+            res.cpuset_cpus = x.to_string();
+        }
+        if let Some(x) = num(field(field(&v, "pids"), "limit")) {
+            res.pids_limit = Some(x);
+        }
+        if let Some(x) = num(field(field(&v, "blockIO"), "weight")) {
+            res.blkio_weight = x.clamp(0, 1000) as u16;
+        }
+        if let Some(p) = q.string("restartPolicy").filter(|p| !p.is_empty()) {
+            restart = Some(RestartPolicy {
+                name: p,
+                max_retry: q.value::<u32>("restartRetries")?.unwrap_or(0),
+            });
+        }
+    } else {
+        let set = |k: &str| num(field(&v, k)).filter(|x| *x != 0);
+        if let Some(x) = set("Memory") {
+            res.memory = x;
+        }
+        if let Some(x) = set("MemorySwap") {
+            res.memory_swap = x;
+        }
+        if let Some(x) = set("MemoryReservation") {
+            res.memory_reservation = x;
+        }
+        if let Some(x) = set("CpuShares") {
+            res.cpu_shares = x.max(0) as u64;
+        }
+        if let Some(x) = set("NanoCpus") {
+            res.nano_cpus = x;
+        }
+        if let Some(x) = set("CpuQuota") {
+            res.cpu_quota = x;
+        }
+        if let Some(x) = set("CpuPeriod") {
+            res.cpu_period = x.max(0) as u64;
+        }
+        if let Some(x) = field(&v, "CpusetCpus").as_str().filter(|s| !s.is_empty()) {
+            res.cpuset_cpus = x.to_string();
+        }
+        if let Some(x) = set("PidsLimit") {
+            res.pids_limit = Some(x);
+        }
+        if let Some(x) = set("BlkioWeight") {
+            res.blkio_weight = x.clamp(0, 1000) as u16;
+        }
+        let rp = field(&v, "RestartPolicy");
+        if rp.is_object() {
+            restart = Some(RestartPolicy {
+                name: field(rp, "Name").as_str().unwrap_or_default().to_string(),
+                max_retry: field(rp, "MaximumRetryCount").as_u64().unwrap_or(0) as u32,
+            });
+        }
+    }
+    st.containers.update(&rec.id, Some(res), restart).await?;
+    if ver.libpod {
+        Ok((StatusCode::CREATED, Json(json!({"Id": rec.id}))).into_response())
+    } else {
+        Ok((StatusCode::OK, Json(json!({"Warnings": []}))).into_response())
+    }
+}
+
+/// `GET /containers/{name}/export`: a tar of the container's filesystem.
+pub(crate) async fn export(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Response> {
+    let rec = st.containers.inspect(&name).await?;
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| ApiError::internal(format!("creating a temporary file: {e}")))?
+        .into_temp_path();
+    st.containers.export(&rec.id, tmp.to_path_buf()).await?;
+    let f = tokio::fs::File::open(&tmp)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the export: {e}")))?;
+    let stream = tokio_util::io::ReaderStream::new(f);
+    // Keep the temporary file until the body is sent.
+    let stream = futures::StreamExt::map(stream, move |c| {
+        let _keep = &tmp;
+        c
+    });
+    let mut resp = (StatusCode::OK, Body::from_stream(stream)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok(resp)
 }

@@ -114,6 +114,7 @@ impl From<engine::Error> for ApiError {
             E::NameInUse(..) | E::Exists(_) | E::InvalidState(_) => StatusCode::CONFLICT,
             E::InvalidArg(_) => StatusCode::BAD_REQUEST,
             E::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            E::NotModified(_) => StatusCode::NOT_MODIFIED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::with_cause(status, err.cause(), err.to_string())

@@ -34,6 +34,8 @@ pub struct ContainersSection {
     pub dns_searches: Vec<String>,
     pub dns_options: Vec<String>,
     pub seccomp_profile: String,
+    /// Default network mode (`bridge`, `host`, `none`, `private`).
+    pub netns: String,
 }
 
 impl Default for ContainersSection {
@@ -72,6 +74,7 @@ impl Default for ContainersSection {
             dns_searches: Vec::new(),
             dns_options: Vec::new(),
             seccomp_profile: "/usr/share/containers/seccomp.json".into(),
+            netns: String::new(),
         }
     }
 }
@@ -280,6 +283,13 @@ impl ContainersConf {
             .map(PathBuf::from)
             .find(|p| p.exists())
             .or_else(|| find_in_path("conmon"))
+    }
+
+    /// The container init binary (`--init`): `init_path`, else catatonit from the helpers.
+    pub fn init_path(&self) -> Option<PathBuf> {
+        Some(PathBuf::from(&self.containers.init_path))
+            .filter(|p| !self.containers.init_path.is_empty() && p.exists())
+            .or_else(|| self.helper_binary("catatonit"))
     }
 
     /// Finds a helper binary (netavark, aardvark-dns, catatonit...) in `helper_binaries_dir`.

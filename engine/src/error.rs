@@ -31,6 +31,9 @@ pub enum Error {
     InvalidState(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// Nothing to do (already started, already stopped): HTTP 304 on the API.
+    #[error("{0}")]
+    NotModified(String),
     #[error("state database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("{msg}: {source}")]
@@ -47,6 +50,10 @@ pub enum Error {
     Registry { status: u16, message: String },
     #[error("{0}")]
     Internal(String),
+    /// A failure Podman reports as a server error (500) with the message as its cause
+    /// (runtime refusals, spec combinations the runtime cannot run).
+    #[error("{0}")]
+    Runtime(String),
 }
 
 impl Error {
@@ -71,6 +78,21 @@ impl Error {
             Error::NameInUse(..) => "that name is already in use".into(),
             Error::Exists(_) => "already exists".into(),
             Error::Io { source, .. } => source.to_string(),
+            Error::InvalidState(m) | Error::InvalidArg(m) | Error::NotModified(m) => {
+                const KNOWN: &[&str] = &[
+                    "container state improper",
+                    "invalid argument",
+                    "container already exists",
+                    "no such container",
+                    "container is stopped",
+                    "not found",
+                ];
+                KNOWN
+                    .iter()
+                    .find(|k| m.ends_with(&format!(": {k}")))
+                    .map(|k| (*k).to_string())
+                    .unwrap_or_else(|| m.clone())
+            }
             other => other.to_string(),
         }
     }

@@ -10,12 +10,18 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, OnceCell};
 
 use crate::config::ContainersConf;
+use crate::containers::lifecycle::{
+    ContainerCreate, ContainerRecord, RemoveOptions, StateChange, WaitCondition,
+};
+use crate::containers::stats::{CgroupStats, Cgroups};
+use crate::containers::top::TopOutput;
 use crate::containers::{ContainerEngine, ContainerStatus, ContainerSummary, ListOptions};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus, EventFilter, EventType};
 use crate::ids::{resolve, Table};
 use crate::images::store::{self as image_store, ImageStore, PullContext};
 use crate::images::{ImageEngine, ImageRecord, PullOptions, PullProgress, RemoveReport};
+use crate::oci::attach::AttachConn;
 use crate::pods::{PodEngine, PodSummary};
 use crate::registries::RegistriesConf;
 use crate::store::Db;
@@ -62,6 +68,7 @@ pub struct Runtime {
     events: EventBus,
     tools: OnceCell<Tools>,
     images: ImageStore,
+    ctr: crate::containers::lifecycle::ContainerState,
     /// A weak handle to itself, for tasks that outlive a call (exit watchers).
     me: std::sync::OnceLock<std::sync::Weak<Runtime>>,
     // Held for the runtime's life: one daemon per root.
@@ -140,11 +147,13 @@ impl Runtime {
             events,
             tools: OnceCell::new(),
             images,
+            ctr: Default::default(),
             me: std::sync::OnceLock::new(),
             _lock: lock,
             started: Instant::now(),
         });
         let _ = rt.me.set(Arc::downgrade(&rt));
+        crate::containers::monitor::start(&rt);
         if let Err(e) = rt.reconcile_containers().await {
             tracing::warn!(error = %e, "reconciling containers at start-up");
         }
@@ -176,6 +185,11 @@ impl Runtime {
     /// A strong handle to this runtime (for background tasks).
     pub fn handle(&self) -> Option<Arc<Runtime>> {
         self.me.get().and_then(|w| w.upgrade())
+    }
+
+    /// Container locks and the state channel.
+    pub(crate) fn ctr_state(&self) -> &crate::containers::lifecycle::ContainerState {
+        &self.ctr
     }
 
     /// The options the runtime was opened with.
@@ -358,33 +372,15 @@ impl SystemEngine for Runtime {
     }
 }
 
-fn container_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
-    r.get(0)
-}
-
 #[async_trait]
 impl ContainerEngine for Runtime {
-    async fn list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>> {
-        let rows: Vec<String> = self
-            .db
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT config FROM containers ORDER BY created DESC")?;
-                let v = stmt
-                    .query_map([], container_from_row)?
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                Ok(v)
-            })
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for json in rows {
-            let c: ContainerSummary = serde_json::from_str(&json)
-                .map_err(|e| Error::Internal(format!("corrupt container record: {e}")))?;
-            if opts.all || c.status == ContainerStatus::Running {
-                out.push(c);
-            }
-            if opts.limit > 0 && out.len() >= opts.limit {
-                break;
-            }
+    async fn list(&self, opts: ListOptions) -> Result<Vec<ContainerRecord>> {
+        let mut out = self.container_records().await?;
+        if !opts.all {
+            out.retain(|c| c.is_running());
+        }
+        if opts.limit > 0 {
+            out.truncate(opts.limit);
         }
         Ok(out)
     }
@@ -409,37 +405,171 @@ impl ContainerEngine for Runtime {
             .map_err(|e| Error::Internal(format!("corrupt container record: {e}")))
     }
 
-    async fn inspect(
-        &self,
-        name_or_id: &str,
-    ) -> Result<crate::containers::lifecycle::ContainerRecord> {
+    async fn inspect(&self, name_or_id: &str) -> Result<ContainerRecord> {
         self.container_record(name_or_id).await
     }
 
-    async fn create(
-        &self,
-        req: crate::containers::lifecycle::ContainerCreate,
-    ) -> Result<crate::containers::lifecycle::ContainerRecord> {
+    async fn create(&self, req: ContainerCreate) -> Result<ContainerRecord> {
         self.create_container(req).await
     }
 
-    async fn start(
-        &self,
-        name_or_id: &str,
-    ) -> Result<crate::containers::lifecycle::ContainerRecord> {
+    async fn init(&self, name_or_id: &str) -> Result<ContainerRecord> {
+        self.init_container(name_or_id).await
+    }
+
+    async fn start(&self, name_or_id: &str) -> Result<ContainerRecord> {
         self.start_container(name_or_id).await
     }
 
-    async fn wait(&self, name_or_id: &str) -> Result<i32> {
-        self.wait_container(name_or_id).await
+    async fn wait(&self, name_or_id: &str, cond: WaitCondition) -> Result<i32> {
+        self.wait_container(name_or_id, cond).await
     }
 
-    async fn remove(&self, name_or_id: &str, force: bool) -> Result<()> {
-        self.remove_container(name_or_id, force).await
+    async fn stop(&self, name_or_id: &str, timeout: Option<u32>) -> Result<()> {
+        self.stop_container(name_or_id, timeout).await
     }
 
-    fn log_path(&self, id: &str) -> std::path::PathBuf {
+    async fn kill(&self, name_or_id: &str, signal: i32) -> Result<()> {
+        self.kill_container(name_or_id, signal).await.map(drop)
+    }
+
+    async fn restart(&self, name_or_id: &str, timeout: Option<u32>) -> Result<()> {
+        self.restart_container(name_or_id, timeout).await
+    }
+
+    async fn pause(&self, name_or_id: &str, pause: bool) -> Result<()> {
+        if pause {
+            self.pause_container(name_or_id).await
+        } else {
+            self.unpause_container(name_or_id).await
+        }
+    }
+
+    async fn rename(&self, name_or_id: &str, new_name: &str) -> Result<()> {
+        self.rename_container(name_or_id, new_name).await
+    }
+
+    async fn update(
+        &self,
+        name_or_id: &str,
+        resources: Option<crate::containers::config::Resources>,
+        restart: Option<crate::containers::config::RestartPolicy>,
+    ) -> Result<()> {
+        self.update_container(name_or_id, resources, restart).await
+    }
+
+    async fn resize(&self, name_or_id: &str, height: u16, width: u16) -> Result<()> {
+        self.resize_container(name_or_id, height, width).await
+    }
+
+    async fn remove(&self, name_or_id: &str, opts: RemoveOptions) -> Result<()> {
+        self.remove_container(name_or_id, opts).await
+    }
+
+    async fn mount(&self, name_or_id: &str) -> Result<PathBuf> {
+        self.mount_container(name_or_id).await
+    }
+
+    async fn unmount(&self, name_or_id: &str) -> Result<()> {
+        self.unmount_container(name_or_id).await
+    }
+
+    async fn top(&self, name_or_id: &str, ps_args: &str, libpod: bool) -> Result<TopOutput> {
+        let rec = self.container_record(name_or_id).await?;
+        if !rec.is_running() {
+            return Err(Error::InvalidState(format!(
+                "top can only be used on running containers: container {} is not running: container state improper",
+                rec.id
+            )));
+        }
+        let cg = format!("/libpod_parent/libpod-{}", rec.id);
+        let args = ps_args.to_string();
+        tokio::task::spawn_blocking(move || {
+            let pids = Cgroups::host().cgroup_procs(&cg);
+            if libpod {
+                let d: Vec<String> = args
+                    .split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                crate::containers::top::top_libpod(&pids, &d)
+            } else {
+                crate::containers::top::top_docker(&pids, &args)
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+    }
+
+    async fn stats(&self, name_or_id: &str) -> Result<(ContainerRecord, CgroupStats)> {
+        let rec = self.container_record(name_or_id).await?;
+        if !rec.is_running() {
+            return Ok((rec, CgroupStats::default()));
+        }
+        let cg = format!("/libpod_parent/libpod-{}", rec.id);
+        let st = tokio::task::spawn_blocking(move || Cgroups::host().read(&cg))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .unwrap_or_default();
+        Ok((rec, st))
+    }
+
+    async fn export(&self, name_or_id: &str, out: PathBuf) -> Result<()> {
+        let rec = self.container_record(name_or_id).await?;
+        let merged = self.mount_rootfs(&rec).await?;
+        let keep = Runtime::rootfs_in_use(&rec);
+        let res = tokio::task::spawn_blocking(move || -> Result<()> {
+            let f = std::fs::File::create(&out).map_err(|e| Error::io("creating the export", e))?;
+            let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+            b.follow_symlinks(false);
+            b.append_dir_all(".", &merged)
+                .map_err(|e| Error::io("writing the export", e))?;
+            b.into_inner()
+                .map_err(|e| Error::io("finishing the export", e))?;
+            if !keep {
+                let _ = crate::containers::rootfs::unmount(&merged);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        res
+    }
+
+    async fn attach(&self, name_or_id: &str) -> Result<AttachConn> {
+        let rec = self.container_record(name_or_id).await?;
+        if !rec.is_running() && rec.status != ContainerStatus::Created {
+            return Err(Error::InvalidState(format!(
+                "can only attach to created or running containers - currently in state {}: container state improper",
+                rec.status.as_str()
+            )));
+        }
+        let sock = self.ctr_paths(&rec.id).attach_socket();
+        AttachConn::connect(&sock)
+    }
+
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
+        self.subscribe_containers()
+    }
+
+    fn log_path(&self, id: &str) -> PathBuf {
         self.container_log_path(id)
+    }
+
+    fn paths(&self, id: &str) -> crate::containers::lifecycle::CtrPaths {
+        self.ctr_paths(id)
+    }
+
+    fn volume_mountpoint(&self, name: &str) -> PathBuf {
+        self.volumes_dir().join(name).join("_data")
+    }
+
+    fn default_network(&self) -> crate::networks::netavark::Network {
+        self.default_network_def()
+    }
+
+    fn conf(&self) -> &ContainersConf {
+        &self.opts.conf
     }
 }
 

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use engine::containers::lifecycle::ContainerCreate;
-use engine::containers::spec::{NetworkMode, ProcessRequest};
+use engine::containers::config::{ContainerConfig, NetMode};
+use engine::containers::lifecycle::{ContainerCreate, RemoveOptions, WaitCondition};
 use engine::images::{ImageEngine, PullOptions};
 use engine::{Runtime, RuntimeOptions};
 
@@ -29,9 +29,10 @@ async fn runtime(dir: &std::path::Path) -> Arc<Runtime> {
     rt
 }
 
-fn sh(script: &str) -> ProcessRequest {
-    ProcessRequest {
+fn sh(script: &str) -> ContainerConfig {
+    ContainerConfig {
         cmd: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        net: NetMode::None,
         ..Default::default()
     }
 }
@@ -44,9 +45,7 @@ async fn a_container_runs_to_its_exit_code_and_logs() {
         .create_container(ContainerCreate {
             name: Some("first".into()),
             image: "busybox".into(),
-            process: sh("echo hi; echo oops >&2; cat /etc/hostname; exit 3"),
-            network: NetworkMode::None,
-            ..Default::default()
+            config: sh("echo hi; echo oops >&2; cat /etc/hostname; exit 3"),
         })
         .await
         .unwrap();
@@ -55,13 +54,17 @@ async fn a_container_runs_to_its_exit_code_and_logs() {
         .create_container(ContainerCreate {
             name: Some("first".into()),
             image: "busybox".into(),
-            process: sh("true"),
-            ..Default::default()
+            config: sh("true"),
         })
         .await;
     assert!(matches!(dup, Err(engine::Error::NameInUse(..))), "{dup:?}");
     rt.start_container(&rec.id).await.unwrap();
-    assert_eq!(rt.wait_container("first").await.unwrap(), 3);
+    assert_eq!(
+        rt.wait_container("first", WaitCondition::NotRunning)
+            .await
+            .unwrap(),
+        3
+    );
     let log = std::fs::read_to_string(rt.container_log_path(&rec.id)).unwrap();
     assert!(log.contains(" stdout F hi"), "{log}");
     assert!(log.contains(" stderr F oops"), "{log}");
@@ -71,8 +74,15 @@ async fn a_container_runs_to_its_exit_code_and_logs() {
     );
     // The rootfs was unmounted at exit; the container can run again.
     rt.start_container("first").await.unwrap();
-    assert_eq!(rt.wait_container("first").await.unwrap(), 3);
-    rt.remove_container("first", false).await.unwrap();
+    assert_eq!(
+        rt.wait_container("first", WaitCondition::NotRunning)
+            .await
+            .unwrap(),
+        3
+    );
+    rt.remove_container("first", RemoveOptions::default())
+        .await
+        .unwrap();
     assert!(matches!(
         rt.container_record("first").await,
         Err(engine::Error::NoSuchContainer(_))
@@ -87,18 +97,19 @@ async fn auto_remove_and_bad_names() {
         .create_container(ContainerCreate {
             name: Some("-bad name".into()),
             image: "busybox".into(),
-            process: sh("true"),
-            ..Default::default()
+            config: sh("true"),
         })
         .await;
     assert!(matches!(bad, Err(engine::Error::InvalidArg(_))), "{bad:?}");
     let rec = rt
         .create_container(ContainerCreate {
+            name: None,
             image: "busybox".into(),
-            process: sh("exit 0"),
-            auto_remove: true,
-            network: NetworkMode::Host,
-            ..Default::default()
+            config: ContainerConfig {
+                auto_remove: true,
+                net: NetMode::Host,
+                ..sh("exit 0")
+            },
         })
         .await
         .unwrap();

@@ -11,9 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub mod config;
 pub mod lifecycle;
+pub mod monitor;
+pub mod net;
 pub mod rootfs;
 pub mod spec;
+pub mod stats;
+pub mod top;
 
 /// libpod's container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -42,6 +47,25 @@ impl ContainerStatus {
             ContainerStatus::Exited => "exited",
             ContainerStatus::Removing => "removing",
             ContainerStatus::Stopping => "stopping",
+        }
+    }
+
+    /// The name libpod's API shows (`configured` reads `created`, `created` reads
+    /// `initialized`).
+    pub fn libpod_name(self) -> &'static str {
+        match self {
+            ContainerStatus::Configured => "created",
+            ContainerStatus::Created => "initialized",
+            s => s.as_str(),
+        }
+    }
+
+    /// The name Docker's API shows.
+    pub fn docker_name(self) -> &'static str {
+        match self {
+            ContainerStatus::Configured | ContainerStatus::Created => "created",
+            ContainerStatus::Stopped => "exited",
+            s => s.as_str(),
         }
     }
 
@@ -100,19 +124,65 @@ pub struct ListOptions {
 #[async_trait]
 pub trait ContainerEngine: Send + Sync {
     /// Lists containers, newest first.
-    async fn list(&self, opts: ListOptions) -> Result<Vec<ContainerSummary>>;
+    async fn list(&self, opts: ListOptions) -> Result<Vec<lifecycle::ContainerRecord>>;
     /// Finds a container by full ID, name, or unique ID prefix.
     async fn lookup(&self, name_or_id: &str) -> Result<ContainerSummary>;
     /// The full record.
     async fn inspect(&self, name_or_id: &str) -> Result<lifecycle::ContainerRecord>;
     /// Creates a container.
     async fn create(&self, req: lifecycle::ContainerCreate) -> Result<lifecycle::ContainerRecord>;
-    /// Starts it.
+    /// Prepares it to run (`NotModified` when already created/running).
+    async fn init(&self, name_or_id: &str) -> Result<lifecycle::ContainerRecord>;
+    /// Starts it (`NotModified` when running).
     async fn start(&self, name_or_id: &str) -> Result<lifecycle::ContainerRecord>;
-    /// Waits until it is not running; its exit code.
-    async fn wait(&self, name_or_id: &str) -> Result<i32>;
-    /// Removes it (`force` kills a running one).
-    async fn remove(&self, name_or_id: &str, force: bool) -> Result<()>;
+    /// Waits for a condition; the exit code.
+    async fn wait(&self, name_or_id: &str, cond: lifecycle::WaitCondition) -> Result<i32>;
+    /// Stops it (signal, then SIGKILL after the timeout).
+    async fn stop(&self, name_or_id: &str, timeout: Option<u32>) -> Result<()>;
+    /// Sends a signal.
+    async fn kill(&self, name_or_id: &str, signal: i32) -> Result<()>;
+    /// Stops (if running) and starts.
+    async fn restart(&self, name_or_id: &str, timeout: Option<u32>) -> Result<()>;
+    /// Freezes or thaws it.
+    async fn pause(&self, name_or_id: &str, pause: bool) -> Result<()>;
+    /// Renames it.
+    async fn rename(&self, name_or_id: &str, new_name: &str) -> Result<()>;
+    /// Changes resources and/or the restart policy.
+    async fn update(
+        &self,
+        name_or_id: &str,
+        resources: Option<config::Resources>,
+        restart: Option<config::RestartPolicy>,
+    ) -> Result<()>;
+    /// Resizes its TTY.
+    async fn resize(&self, name_or_id: &str, height: u16, width: u16) -> Result<()>;
+    /// Removes it.
+    async fn remove(&self, name_or_id: &str, opts: lifecycle::RemoveOptions) -> Result<()>;
+    /// Mounts its rootfs; the path.
+    async fn mount(&self, name_or_id: &str) -> Result<std::path::PathBuf>;
+    /// Undoes `mount`.
+    async fn unmount(&self, name_or_id: &str) -> Result<()>;
+    /// Processes inside (`ps` output filtered to the container).
+    async fn top(&self, name_or_id: &str, ps_args: &str, libpod: bool) -> Result<top::TopOutput>;
+    /// Cgroup statistics.
+    async fn stats(
+        &self,
+        name_or_id: &str,
+    ) -> Result<(lifecycle::ContainerRecord, stats::CgroupStats)>;
+    /// A tar of its filesystem written to `out`.
+    async fn export(&self, name_or_id: &str, out: std::path::PathBuf) -> Result<()>;
+    /// Connects to its attach socket (after initializing it when `init` is set and needed).
+    async fn attach(&self, name_or_id: &str) -> Result<crate::oci::attach::AttachConn>;
+    /// Subscribes to state changes.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<lifecycle::StateChange>;
     /// Its k8s-file log.
     fn log_path(&self, id: &str) -> std::path::PathBuf;
+    /// Its directories.
+    fn paths(&self, id: &str) -> lifecycle::CtrPaths;
+    /// Where a volume's data lives.
+    fn volume_mountpoint(&self, name: &str) -> std::path::PathBuf;
+    /// The default network's name and its bridge settings.
+    fn default_network(&self) -> crate::networks::netavark::Network;
+    /// The daemon's containers.conf.
+    fn conf(&self) -> &crate::config::ContainersConf;
 }

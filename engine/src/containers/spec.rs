@@ -381,6 +381,9 @@ pub struct RuntimeSpecInput {
     /// `linux.resources` as the runtime spec spells it.
     pub resources: Value,
     pub seccomp: Option<Value>,
+    /// Host devices made available.
+    pub devices: Vec<crate::containers::config::Device>,
+    pub oom_score_adj: i32,
 }
 
 const MASKED: &[&str] = &[
@@ -436,12 +439,45 @@ pub fn runtime_spec(i: &RuntimeSpecInput) -> Value {
         }
         NetworkMode::Private => namespaces.push(json!({"type": "network"})),
     }
+    let mut resources = if i.resources.is_null() {
+        json!({})
+    } else {
+        i.resources.clone()
+    };
+    let mut devices = Vec::new();
+    let mut allow = vec![json!({"allow": false, "access": "rwm"})];
+    for d in &i.devices {
+        if let Some(info) = device_info(&d.path_on_host) {
+            let (kind, major, minor, mode) = info;
+            let dest = if d.path_in_container.is_empty() {
+                &d.path_on_host
+            } else {
+                &d.path_in_container
+            };
+            devices.push(json!({"path": dest, "type": kind, "major": major, "minor": minor, "fileMode": mode, "uid": 0, "gid": 0}));
+            let access = if d.permissions.is_empty() {
+                "rwm"
+            } else {
+                d.permissions.as_str()
+            };
+            allow.push(json!({"allow": true, "type": kind, "major": major, "minor": minor, "access": access}));
+        }
+    }
+    if i.privileged {
+        allow = vec![json!({"allow": true, "access": "rwm"})];
+    }
+    if !i.devices.is_empty() || i.privileged {
+        resources["devices"] = json!(allow);
+    }
     let mut linux = json!({
         "namespaces": namespaces,
         "cgroupsPath": i.cgroups_path,
         "sysctl": i.sysctls,
-        "resources": if i.resources.is_null() { json!({}) } else { i.resources.clone() },
+        "resources": resources,
     });
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
+    }
     if !i.privileged {
         linux["maskedPaths"] = json!(MASKED);
         linux["readonlyPaths"] = json!(READONLY);
@@ -458,7 +494,7 @@ pub fn runtime_spec(i: &RuntimeSpecInput) -> Value {
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "rlimits": i.rlimits.iter().map(|r| json!({"type": r.kind, "soft": r.soft, "hard": r.hard})).collect::<Vec<_>>(),
         "noNewPrivileges": i.no_new_privileges,
-        "oomScoreAdj": 0,
+        "oomScoreAdj": i.oom_score_adj,
     });
     if !i.process.additional_gids.is_empty() {
         process["user"]["additionalGids"] = json!(i.process.additional_gids);
@@ -472,6 +508,27 @@ pub fn runtime_spec(i: &RuntimeSpecInput) -> Value {
         "annotations": i.annotations,
         "linux": linux,
     })
+}
+
+/// A host device's type (`c`/`b`), major, minor and mode, if it is a device node.
+fn device_info(path: &str) -> Option<(&'static str, u64, u64, u32)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let md = std::fs::metadata(path).ok()?;
+    let ft = md.file_type();
+    let kind = if ft.is_char_device() {
+        "c"
+    } else if ft.is_block_device() {
+        "b"
+    } else {
+        return None;
+    };
+    let rdev = md.rdev();
+    Some((
+        kind,
+        nix::sys::stat::major(rdev),
+        nix::sys::stat::minor(rdev),
+        md.mode() & 0o777,
+    ))
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
 
+pub mod attach;
+
 /// What conmon needs to create one container.
 #[derive(Debug, Clone)]
 pub struct ConmonSpec {

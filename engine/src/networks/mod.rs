@@ -1,6 +1,8 @@
 //! The networks trait the API crates call. Its operations grow with the networks issue; the
 //! records live in the state database's `networks` table.
 
+pub mod netavark;
+
 use async_trait::async_trait;
 
 use crate::error::Result;

@@ -1,0 +1,252 @@
+//! A container's network namespace at init and exit: `none`/`host`/`ns:` need nothing,
+//! `container:X` joins X's namespace, bridge mode makes a namespace of its own
+//! (`<runroot>/netns/netns-…`), allocates addresses in the `ipam` table (kept until the
+//! container is removed, so restarts keep their IP), and lets netavark plumb it into the
+//! networks with the published ports. Teardown undoes netavark's work and drops the namespace.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::OptionalExtension;
+
+use crate::containers::config::NetMode;
+use crate::containers::lifecycle::ContainerRecord;
+use crate::containers::spec::NetworkMode;
+use crate::error::{Error, Result};
+use crate::networks::netavark::{self, Netavark, Network, NetworkOptions, PerNetworkOptions};
+use crate::runtime::Runtime;
+
+/// The container's IPv4 addresses (bare), first network first.
+pub fn container_ips(rec: &ContainerRecord) -> Vec<String> {
+    let Some(m) = rec.network_status.as_object() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for st in m.values() {
+        if let Some(ifs) = st["interfaces"].as_object() {
+            for i in ifs.values() {
+                for s in i["subnets"].as_array().into_iter().flatten() {
+                    if let Some(ipnet) = s["ipnet"].as_str() {
+                        let ip = ipnet.split('/').next().unwrap_or(ipnet);
+                        if !ip.contains(':') {
+                            out.push(ip.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Runtime {
+    /// The default network's definition (containers.conf `[network]` `default_network`,
+    /// `default_subnet`).
+    pub fn default_network_def(&self) -> Network {
+        let n = &self.options().conf.network;
+        let mut d = netavark::default_network();
+        if !n.default_network.is_empty() && n.default_network != d.name {
+            d.name = n.default_network.clone();
+            d.network_interface = format!("{}0", &d.name.chars().take(14).collect::<String>());
+        }
+        if !n.default_subnet.is_empty() && n.default_subnet != "10.88.0.0/16" {
+            if let Some((addr, _)) = n.default_subnet.split_once('/') {
+                let gw = addr
+                    .parse::<std::net::Ipv4Addr>()
+                    .map(|a| std::net::Ipv4Addr::from(u32::from(a) + 1).to_string())
+                    .ok();
+                d.subnets = vec![netavark::Subnet {
+                    subnet: n.default_subnet.clone(),
+                    gateway: gw,
+                    lease_range: None,
+                }];
+            }
+        }
+        d
+    }
+
+    /// The name of the default network.
+    pub fn default_network_name(&self) -> String {
+        self.default_network_def().name
+    }
+
+    /// A network's definition by name or ID (`bridge` is the default network's alias).
+    pub async fn network_def(&self, name_or_id: &str) -> Result<Network> {
+        let def = self.default_network_def();
+        if name_or_id == "bridge" || name_or_id == def.name || name_or_id == def.id {
+            return Ok(def);
+        }
+        let key = name_or_id.to_string();
+        let data: Option<String> = self
+            .db()
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT data FROM networks WHERE name = ?1 OR id = ?1 OR id LIKE ?1 || '%' LIMIT 1",
+                    [&key],
+                    |r| r.get(0),
+                )
+                .optional()?)
+            })
+            .await?;
+        let data = data.ok_or_else(|| Error::NoSuchNetwork(name_or_id.to_string()))?;
+        serde_json::from_str(&data).map_err(|e| Error::Internal(format!("corrupt network: {e}")))
+    }
+
+    fn netavark(&self) -> Result<Netavark> {
+        let conf = &self.options().conf;
+        let dir = self.options().runroot.join("networks");
+        let found = conf
+            .helper_binary("netavark")
+            .map(|b| {
+                let a = conf
+                    .helper_binary("aardvark-dns")
+                    .unwrap_or_else(|| b.with_file_name("aardvark-dns"));
+                Netavark::new(b, a, dir.clone())
+            })
+            .or_else(|| Netavark::find(dir));
+        found.ok_or_else(|| Error::InvalidState("netavark not found".into()))
+    }
+
+    /// netavark's options for the container (addresses allocated as needed).
+    async fn network_options(&self, rec: &ContainerRecord) -> Result<NetworkOptions> {
+        let mut wanted = rec.config.networks.clone();
+        if wanted.is_empty() {
+            wanted.insert(self.default_network_name(), Default::default());
+        }
+        let mut defs = BTreeMap::new();
+        for name in wanted.keys() {
+            let d = self.network_def(name).await?;
+            defs.insert(name.clone(), d);
+        }
+        let id = rec.id.clone();
+        let w2 = wanted.clone();
+        let d2 = defs.clone();
+        let ips: BTreeMap<String, Vec<String>> = self
+            .db()
+            .write(move |tx| {
+                let mut out = BTreeMap::new();
+                for (name, att) in &w2 {
+                    let def = &d2[name];
+                    for ip in &att.static_ips {
+                        netavark::reserve(tx, def, ip, &id)?;
+                    }
+                    out.insert(def.name.clone(), netavark::allocate(tx, def, &id)?);
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut opts = NetworkOptions {
+            container_id: rec.id.clone(),
+            container_name: rec.name.clone(),
+            dns_servers: rec.config.dns.clone(),
+            ..Default::default()
+        };
+        for (i, (name, att)) in wanted.iter().enumerate() {
+            let def = defs[name].clone();
+            let mut aliases = att.aliases.clone();
+            if def.dns_enabled && !aliases.contains(&rec.id[..12].to_string()) {
+                aliases.push(rec.id[..12].to_string());
+            }
+            opts.networks.insert(
+                def.name.clone(),
+                PerNetworkOptions {
+                    interface_name: att
+                        .interface_name
+                        .clone()
+                        .unwrap_or_else(|| format!("eth{i}")),
+                    static_ips: ips.get(&def.name).cloned().unwrap_or_default(),
+                    aliases,
+                    static_mac: att.static_mac.clone(),
+                },
+            );
+            opts.network_info.insert(def.name.clone(), def);
+        }
+        for p in &rec.config.ports {
+            opts.port_mappings.push(netavark::PortMapping {
+                host_ip: p.host_ip.clone(),
+                container_port: p.container_port,
+                host_port: p.host_port,
+                range: p.range.max(1),
+                protocol: if p.protocol.is_empty() {
+                    "tcp".into()
+                } else {
+                    p.protocol.clone()
+                },
+            });
+        }
+        Ok(opts)
+    }
+
+    /// Sets up the namespace the container will run in; records what netavark made.
+    pub(crate) async fn prepare_network(&self, rec: &mut ContainerRecord) -> Result<NetworkMode> {
+        match rec.config.net.clone() {
+            NetMode::None | NetMode::Default => Ok(NetworkMode::None),
+            NetMode::Host => Ok(NetworkMode::Host),
+            NetMode::Path(p) => Ok(NetworkMode::Path(p)),
+            NetMode::Container(other) => {
+                let o = self.container_record(&other).await?;
+                if let Some(ns) = &o.netns {
+                    return Ok(NetworkMode::Path(ns.clone()));
+                }
+                if o.pid <= 0 {
+                    return Err(Error::InvalidState(format!(
+                        "cannot join the network namespace of container {}: it is not running",
+                        o.id
+                    )));
+                }
+                Ok(NetworkMode::Joined(format!("/proc/{}/ns/net", o.pid)))
+            }
+            NetMode::Bridge => {
+                if rec.netns.is_some() {
+                    self.teardown_network(rec).await;
+                }
+                let opts = self.network_options(rec).await?;
+                let nv = self.netavark()?;
+                let path = crate::netns::new_path(&self.options().runroot.join("netns"));
+                let p2 = path.clone();
+                let status = tokio::task::spawn_blocking(move || -> Result<_> {
+                    crate::netns::create(&p2)?;
+                    let res = nv.setup(&p2, &opts);
+                    if res.is_err() {
+                        let _ = crate::netns::remove(&p2);
+                    }
+                    res
+                })
+                .await
+                .map_err(|e| Error::Internal(format!("network setup: {e}")))??;
+                rec.netns = Some(path.display().to_string());
+                rec.network_status =
+                    serde_json::to_value(&status).map_err(|e| Error::Internal(e.to_string()))?;
+                Ok(NetworkMode::Path(path.display().to_string()))
+            }
+        }
+    }
+
+    /// Undoes [`prepare_network`](Self::prepare_network) (errors are logged: teardown runs on
+    /// exit paths that must go on).
+    pub(crate) async fn teardown_network(&self, rec: &ContainerRecord) {
+        let Some(ns) = rec.netns.clone() else {
+            return;
+        };
+        let opts = match self.network_options(rec).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(container = %rec.id, error = %e, "network teardown options");
+                let _ = crate::netns::remove(Path::new(&ns));
+                return;
+            }
+        };
+        let nv = self.netavark();
+        let id = rec.id.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let p = PathBuf::from(&ns);
+            if let Ok(nv) = nv {
+                if let Err(e) = nv.teardown(&p, &opts) {
+                    tracing::warn!(container = %id, error = %e, "netavark teardown");
+                }
+            }
+            let _ = crate::netns::remove(&p);
+        })
+        .await;
+    }
+}
