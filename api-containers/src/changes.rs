@@ -18,12 +18,11 @@ pub(crate) async fn changes(
         "container" => false,
         _ => st.containers.lookup(&name).await.is_err() && st.images.exists(&name).await?,
     };
-    if !as_image {
-        // Containers have no filesystem yet in this engine: report the lookup's answer.
-        st.containers.lookup(&name).await?;
-        return Ok(Json(json!([])));
-    }
-    let changes = st.images.image_changes(&name).await?;
+    let changes = if as_image {
+        st.images.image_changes(&name).await?
+    } else {
+        st.containers.changes(&name).await?
+    };
     Ok(Json(json!(changes
         .iter()
         .map(|c| json!({"Path": c.path, "Kind": c.kind.code()}))

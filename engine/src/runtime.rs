@@ -514,6 +514,21 @@ impl ContainerEngine for Runtime {
         Ok((rec, st))
     }
 
+    async fn changes(&self, name_or_id: &str) -> Result<Vec<crate::images::diff::Change>> {
+        let rec = self.container_record(name_or_id).await?;
+        let img = self.lookup_image(&rec.image_id).await?;
+        let upper = self.ctr_paths(&rec.id).storage.join("diff");
+        let lowers: Vec<PathBuf> = img
+            .layers
+            .iter()
+            .rev()
+            .map(|l| self.images.layer_diff(&l.chain_id))
+            .collect();
+        tokio::task::spawn_blocking(move || crate::images::diff::changes(&upper, &lowers))
+            .await
+            .map_err(|e| Error::Internal(format!("diffing: {e}")))
+    }
+
     async fn export(&self, name_or_id: &str, out: PathBuf) -> Result<()> {
         let rec = self.container_record(name_or_id).await?;
         let merged = self.mount_rootfs(&rec).await?;

@@ -209,6 +209,10 @@ fn start_with_registry(dir: &Path) -> (Daemon, PathBuf) {
     let sock = dir.join("podapid.sock");
     let child = Command::new(BIN)
         .env("CONTAINERS_REGISTRIES_CONF", registries_conf())
+        .env(
+            "CONTAINERS_CONF",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/containers.conf"),
+        )
         .arg("--root")
         .arg(dir.join("root"))
         .arg("--runroot")
@@ -285,9 +289,11 @@ fn call(sock: &Path, method: &str, path: &str, body: &str) -> String {
     out
 }
 
-/// Containers outlive a `kill -9` of the daemon (conmon keeps them); after the restart the
-/// one still running is listed as running, and the one that exited meanwhile shows its
-/// exit code.
+/// Containers outlive a `kill -9` of the daemon (conmon keeps them). Five run, one exits
+/// while the daemon is down, and one is being created and started at the moment of the kill:
+/// after the restart the five are listed as running, the exit code of the one that ended is
+/// recorded, and the one caught mid-way is either absent or whole (inspectable, startable,
+/// removable) — never half there.
 #[cfg(all(feature = "containers", feature = "images"))]
 #[test]
 fn containers_survive_kill_9_and_exits_meanwhile_are_recorded() {
@@ -296,7 +302,9 @@ fn containers_survive_kill_9_and_exits_meanwhile_are_recorded() {
     assert!(wait_ping(&sock));
     let r = post(&sock, "/v1.41/images/create?fromImage=busybox").unwrap();
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    for (name, script) in [("quick", "sleep 2; exit 4"), ("long", "sleep 60")] {
+    let mut specs: Vec<(String, &str)> = (0..5).map(|i| (format!("long{i}"), "sleep 60")).collect();
+    specs.push(("quick".into(), "sleep 2; exit 4"));
+    for (name, script) in &specs {
         let body = format!(r#"{{"Image":"busybox","Cmd":["sh","-c","{script}"]}}"#);
         let r = call(
             &sock,
@@ -313,8 +321,19 @@ fn containers_survive_kill_9_and_exits_meanwhile_are_recorded() {
         );
         assert!(r.starts_with("HTTP/1.1 204"), "{r}");
     }
+    // One more, created and started while the daemon is killed.
+    let s2 = sock.clone();
+    let inflight = std::thread::spawn(move || {
+        let body = r#"{"Image":"busybox","Cmd":["sleep","60"]}"#;
+        let _ = std::panic::catch_unwind(|| {
+            call(&s2, "POST", "/v1.41/containers/create?name=inflight", body);
+            call(&s2, "POST", "/v1.41/containers/inflight/start", "");
+        });
+    });
+    std::thread::sleep(Duration::from_millis(15));
     d.child.kill().unwrap();
     d.child.wait().unwrap();
+    let _ = inflight.join();
     std::thread::sleep(Duration::from_secs(3));
     let (_d2, sock) = start_with_registry(dir.path());
     assert!(wait_ping(&sock));
@@ -323,10 +342,42 @@ fn containers_survive_kill_9_and_exits_meanwhile_are_recorded() {
         quick.contains(r#""Status":"exited""#) && quick.contains(r#""ExitCode":4"#),
         "{quick}"
     );
-    let long = call(&sock, "GET", "/v1.41/containers/long/json", "");
-    assert!(long.contains(r#""Status":"running""#), "{long}");
-    let r = call(&sock, "DELETE", "/v1.41/containers/long?force=true", "");
-    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
-    let r = call(&sock, "DELETE", "/v1.41/containers/quick", "");
-    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+    let list = call(&sock, "GET", "/v1.41/containers/json", "");
+    for i in 0..5 {
+        assert!(
+            list.contains(&format!("\"/long{i}\"")),
+            "long{i} not running: {list}"
+        );
+        let one = call(&sock, "GET", &format!("/v1.41/containers/long{i}/json"), "");
+        assert!(one.contains(r#""Status":"running""#), "{one}");
+    }
+    let all = call(&sock, "GET", "/v1.41/containers/json?all=1", "");
+    let inflight = call(&sock, "GET", "/v1.41/containers/inflight/json", "");
+    if all.contains("\"/inflight\"") {
+        // Whole: it can be started (again) and removed.
+        assert!(inflight.starts_with("HTTP/1.1 200"), "{inflight}");
+        let r = call(&sock, "POST", "/v1.41/containers/inflight/start", "");
+        assert!(
+            r.starts_with("HTTP/1.1 204") || r.starts_with("HTTP/1.1 304"),
+            "{r}"
+        );
+    } else {
+        assert!(inflight.starts_with("HTTP/1.1 404"), "{inflight}");
+    }
+    for name in [
+        "long0", "long1", "long2", "long3", "long4", "quick", "inflight",
+    ] {
+        let r = call(
+            &sock,
+            "DELETE",
+            &format!("/v1.41/containers/{name}?force=true"),
+            "",
+        );
+        assert!(
+            r.starts_with("HTTP/1.1 204") || (name == "inflight" && r.starts_with("HTTP/1.1 404")),
+            "{name}: {r}"
+        );
+    }
+    let all = call(&sock, "GET", "/v1.41/containers/json?all=1", "");
+    assert!(all.ends_with("[]\n") || all.ends_with("[]"), "{all}");
 }

@@ -148,15 +148,19 @@ impl Drop for TestDaemon {
     }
 }
 
-/// Points `CONTAINERS_REGISTRIES_CONF` at `fixtures/registries.conf` (once per process).
+/// Points `CONTAINERS_REGISTRIES_CONF` at `fixtures/registries.conf` and `CONTAINERS_CONF`
+/// at `fixtures/containers.conf` (a default network of the tests' own), once per process,
+/// unless they are already set.
 pub fn use_fixture_registries() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        if std::env::var_os("CONTAINERS_REGISTRIES_CONF").is_none() {
-            std::env::set_var(
-                "CONTAINERS_REGISTRIES_CONF",
-                workspace_root().join("fixtures/registries.conf"),
-            );
+        for (var, file) in [
+            ("CONTAINERS_REGISTRIES_CONF", "fixtures/registries.conf"),
+            ("CONTAINERS_CONF", "fixtures/containers.conf"),
+        ] {
+            if std::env::var_os(var).is_none() {
+                std::env::set_var(var, workspace_root().join(file));
+            }
         }
     });
 }

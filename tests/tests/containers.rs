@@ -105,3 +105,317 @@ async fn libpod_create_start_wait_remove() {
     assert_eq!(r.status, 400);
     assert_eq!(d.get("/v4.0.0/libpod/containers/create").await.status, 405);
 }
+
+/// Runs the docker CLI and insists on success; its output.
+async fn ok(d: &TestDaemon, args: &[&str]) -> String {
+    let (ok, out) = docker(d, args).await;
+    assert!(ok, "docker {args:?}: {out}");
+    out
+}
+
+/// Exit code of a docker CLI run.
+async fn code(d: &TestDaemon, args: &[&str]) -> Option<i32> {
+    let uri = d.uri();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new("docker")
+            .args(&args)
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    })
+    .await
+    .unwrap()
+}
+
+/// `docker run` in the foreground: output through attach, the container's exit code, `--rm`.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_run_foreground_rm_and_exit_codes() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let out = ok(&d, &["run", "--rm", "busybox", "echo", "hi"]).await;
+    assert_eq!(out, "hi\n");
+    assert_eq!(
+        code(&d, &["run", "--rm", "busybox", "sh", "-c", "exit 7"]).await,
+        Some(7)
+    );
+    // Stdin with half-close: the output after stdin ended still arrives.
+    let uri = d.uri();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut c = Command::new("sh")
+            .args([
+                "-c",
+                "echo hello | docker run -i --rm busybox sh -c 'sleep 0.3; cat; echo done'",
+            ])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap();
+        c.stdout.extend_from_slice(&c.stderr);
+        String::from_utf8_lossy(&c.stdout).into_owned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out, "hello\ndone\n");
+    // A TTY (`-it`) under a pseudo-terminal made by script(1).
+    if tests::have("script") {
+        let uri = d.uri();
+        let status = tokio::task::spawn_blocking(move || {
+            Command::new("sh")
+                .args([
+                    "-c",
+                    "printf 'tty; exit 3\\n' | script -eqc 'docker run -it --rm busybox sh' /dev/null",
+                ])
+                .env("DOCKER_HOST", uri)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&status.stdout).into_owned();
+        assert_eq!(status.status.code(), Some(3), "{text}");
+        assert!(text.contains("/dev/pts/0"), "{text}");
+    }
+    // --rm removed them all.
+    let out = ok(&d, &["ps", "-aq"]).await;
+    assert!(out.trim().is_empty(), "{out}");
+}
+
+/// The lifecycle verbs of the docker CLI on one long-running container.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_lifecycle_verbs() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let script = "trap 'echo got-term; exit 0' TERM; echo up; while true; do sleep 0.1; done";
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "v1",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+    )
+    .await;
+    let id = ok(&d, &["inspect", "-f", "{{.Id}}", "v1"]).await;
+    let id = id.trim();
+    // Resource limits are in the container's cgroup (v1 hierarchies or the v2 unified tree).
+    let cg = |v1: &str, v2: &str| {
+        let p1 = format!("/sys/fs/cgroup/{v1}");
+        let p2 = format!("/sys/fs/cgroup/libpod_parent/libpod-{id}/{v2}");
+        std::fs::read_to_string(p1.replace("ID", id))
+            .or_else(|_| std::fs::read_to_string(p2))
+            .unwrap_or_default()
+    };
+    let mem = cg(
+        "memory/libpod_parent/libpod-ID/memory.limit_in_bytes",
+        "memory.max",
+    );
+    assert_eq!(mem.trim(), "67108864");
+    let cpu = cg("cpu/libpod_parent/libpod-ID/cpu.cfs_quota_us", "cpu.max");
+    assert!(cpu.trim().starts_with("50000"), "{cpu}");
+    let pids = cg("pids/libpod_parent/libpod-ID/pids.max", "pids.max");
+    assert_eq!(pids.trim(), "50");
+    // top, stats, pause/unpause.
+    let top = ok(&d, &["top", "v1"]).await;
+    assert!(top.contains("PID") && top.contains("sh -c"), "{top}");
+    let stats = ok(
+        &d,
+        &[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.MemUsage}}",
+            "v1",
+        ],
+    )
+    .await;
+    assert!(
+        stats.starts_with("v1 ") && stats.contains("64MiB"),
+        "{stats}"
+    );
+    ok(&d, &["pause", "v1"]).await;
+    let st = ok(&d, &["inspect", "-f", "{{.State.Status}}", "v1"]).await;
+    assert_eq!(st.trim(), "paused");
+    ok(&d, &["unpause", "v1"]).await;
+    // rename, restart (SIGTERM is handled: quick), ps filters.
+    ok(&d, &["rename", "v1", "v2"]).await;
+    let t = std::time::Instant::now();
+    ok(&d, &["restart", "v2"]).await;
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    let out = ok(
+        &d,
+        &[
+            "ps",
+            "--filter",
+            "name=v2",
+            "--format",
+            "{{.Names}} {{.State}}",
+        ],
+    )
+    .await;
+    assert_eq!(out.trim(), "v2 running");
+    let out = ok(&d, &["ps", "-a", "--filter", "status=exited", "-q"]).await;
+    assert!(out.trim().is_empty(), "{out}");
+    // logs -f ends when the container stops; stop uses SIGTERM first.
+    let uri = d.uri();
+    let follower = tokio::task::spawn_blocking(move || {
+        Command::new("docker")
+            .args(["logs", "-f", "v2"])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let t = std::time::Instant::now();
+    ok(&d, &["stop", "v2"]).await;
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        t.elapsed()
+    );
+    let logs = follower.await.unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout).into_owned();
+    assert!(logs.contains("up") && logs.contains("got-term"), "{logs}");
+    let out = ok(&d, &["inspect", "-f", "{{.State.ExitCode}}", "v2"]).await;
+    assert_eq!(out.trim(), "0");
+    // kill and wait.
+    ok(&d, &["start", "v2"]).await;
+    ok(&d, &["kill", "v2"]).await;
+    let out = ok(&d, &["wait", "v2"]).await;
+    assert_eq!(out.trim(), "137");
+    let out = ok(
+        &d,
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            "exited=137",
+            "--format",
+            "{{.Names}}",
+        ],
+    )
+    .await;
+    assert_eq!(out.trim(), "v2");
+    ok(&d, &["rm", "v2"]).await;
+}
+
+/// diff, export, attach and the podman client's basic verbs.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_diff_export_attach_and_podman_remote() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    ok(
+        &d,
+        &[
+            "run",
+            "--name",
+            "f1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /made-here; rm /bin/vi",
+        ],
+    )
+    .await;
+    let diff = ok(&d, &["diff", "f1"]).await;
+    assert!(
+        diff.contains("A /made-here") && diff.contains("D /bin/vi"),
+        "{diff}"
+    );
+    let uri = d.uri();
+    let listing = tokio::task::spawn_blocking(move || {
+        Command::new("sh")
+            .args(["-c", "docker export f1 | tar t"])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        listing.contains("made-here") && listing.contains("bin/sh"),
+        "{listing}"
+    );
+    // attach to a running container sees its new output.
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "a1",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; echo late; sleep 30",
+        ],
+    )
+    .await;
+    let uri = d.uri();
+    let attached = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .args([
+                "-s",
+                "KILL",
+                "3",
+                "docker",
+                "attach",
+                "--sig-proxy=false",
+                "--no-stdin",
+                "a1",
+            ])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&attached.stdout).contains("late"));
+    ok(&d, &["rm", "-f", "a1", "f1"]).await;
+    if !tests::have("podman") {
+        return;
+    }
+    let (okp, out) = tests::podman(&d, &["run", "--rm", "busybox", "echo", "from-podman"]).await;
+    assert!(okp && out.contains("from-podman"), "{out}");
+    let (okp, out) = tests::podman(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "p1",
+            "busybox",
+            "sh",
+            "-c",
+            "echo p-out; sleep 30",
+        ],
+    )
+    .await;
+    assert!(okp, "{out}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (okp, out) = tests::podman(&d, &["logs", "p1"]).await;
+    assert!(okp && out.contains("p-out"), "{out}");
+    let (okp, out) = tests::podman(&d, &["stop", "-t", "1", "p1"]).await;
+    assert!(okp, "{out}");
+    let (okp, out) = tests::podman(&d, &["ps", "-a"]).await;
+    assert!(okp && out.contains("p1") && out.contains("Exited"), "{out}");
+    let (okp, out) = tests::podman(&d, &["rm", "p1"]).await;
+    assert!(okp, "{out}");
+}

@@ -258,7 +258,7 @@ impl Runtime {
         self.ctr_state().changes.subscribe()
     }
 
-    async fn save_record(&self, rec: &ContainerRecord) -> Result<()> {
+    pub(crate) async fn save_record(&self, rec: &ContainerRecord) -> Result<()> {
         let json = serde_json::to_string(rec).map_err(|e| Error::Internal(e.to_string()))?;
         let (id, status, name) = (
             rec.id.clone(),
@@ -1421,7 +1421,16 @@ impl Runtime {
                         .await;
                     continue;
                 }
-                _ => continue,
+                _ => {
+                    // A crash during init can leave a network namespace behind.
+                    if rec.netns.is_some() {
+                        self.teardown_network(&rec).await;
+                        let mut r = rec.clone();
+                        r.netns = None;
+                        self.save_record(&r).await?;
+                    }
+                    continue;
+                }
             }
             if let Some(code) = oci::exit_code(&exits, &rec.id) {
                 self.record_exit(&rec.id, code).await?;
@@ -1537,7 +1546,11 @@ impl Runtime {
 /// The image's name the user meant: the tag equal to the request, or ending in it (short
 /// names, implied `:latest`), else the first tag.
 fn image_name_for(names: &[String], asked: &str) -> Option<String> {
-    let with_tag = if asked.rsplit('/').next().is_some_and(|l| l.contains(':') || l.contains('@')) {
+    let with_tag = if asked
+        .rsplit('/')
+        .next()
+        .is_some_and(|l| l.contains(':') || l.contains('@'))
+    {
         asked.to_string()
     } else {
         format!("{asked}:latest")
@@ -1545,11 +1558,7 @@ fn image_name_for(names: &[String], asked: &str) -> Option<String> {
     names
         .iter()
         .find(|n| *n == asked || **n == with_tag)
-        .or_else(|| {
-            names
-                .iter()
-                .find(|n| n.ends_with(&format!("/{with_tag}")))
-        })
+        .or_else(|| names.iter().find(|n| n.ends_with(&format!("/{with_tag}"))))
         .or_else(|| names.first())
         .cloned()
 }

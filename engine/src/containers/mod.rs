@@ -169,6 +169,8 @@ pub trait ContainerEngine: Send + Sync {
         &self,
         name_or_id: &str,
     ) -> Result<(lifecycle::ContainerRecord, stats::CgroupStats)>;
+    /// What changed in its filesystem relative to its image.
+    async fn changes(&self, name_or_id: &str) -> Result<Vec<crate::images::diff::Change>>;
     /// A tar of its filesystem written to `out`.
     async fn export(&self, name_or_id: &str, out: std::path::PathBuf) -> Result<()>;
     /// Connects to its attach socket (after initializing it when `init` is set and needed).

@@ -203,6 +203,10 @@ impl Runtime {
                 let opts = self.network_options(rec).await?;
                 let nv = self.netavark()?;
                 let path = crate::netns::new_path(&self.options().runroot.join("netns"));
+                // Recorded before anything is made, so a crash midway can be undone at the
+                // next start (reconcile tears down what the record names).
+                rec.netns = Some(path.display().to_string());
+                self.save_record(rec).await?;
                 let p2 = path.clone();
                 let status = tokio::task::spawn_blocking(move || -> Result<_> {
                     crate::netns::create(&p2)?;
@@ -213,8 +217,15 @@ impl Runtime {
                     res
                 })
                 .await
-                .map_err(|e| Error::Internal(format!("network setup: {e}")))??;
-                rec.netns = Some(path.display().to_string());
+                .map_err(|e| Error::Internal(format!("network setup: {e}")));
+                let status = match status {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) | Err(e) => {
+                        rec.netns = None;
+                        let _ = self.save_record(rec).await;
+                        return Err(e);
+                    }
+                };
                 rec.network_status =
                     serde_json::to_value(&status).map_err(|e| Error::Internal(e.to_string()))?;
                 Ok(NetworkMode::Path(path.display().to_string()))
