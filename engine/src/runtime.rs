@@ -560,7 +560,9 @@ impl ContainerEngine for Runtime {
             )));
         }
         let sock = self.ctr_paths(&rec.id).attach_socket();
-        AttachConn::connect(&sock)
+        let conn = AttachConn::connect(&sock)?;
+        self.emit_container("attach", &rec, &[]);
+        Ok(conn)
     }
 
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {

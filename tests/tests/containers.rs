@@ -419,3 +419,83 @@ async fn docker_diff_export_attach_and_podman_remote() {
     let (okp, out) = tests::podman(&d, &["rm", "p1"]).await;
     assert!(okp, "{out}");
 }
+
+/// Restart policies, `--init` (catatonit as PID 1) and a published port on the default bridge
+/// network, reached from the host over 127.0.0.1 only.
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_policy_init_and_published_port() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "r1",
+            "--restart",
+            "on-failure:2",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 1",
+        ],
+    )
+    .await;
+    let mut restarts = String::new();
+    for _ in 0..100 {
+        restarts = ok(
+            &d,
+            &["inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "r1"],
+        )
+        .await;
+        if restarts.trim() == "2 exited" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(restarts.trim(), "2 exited");
+    ok(&d, &["rm", "r1"]).await;
+    if std::path::Path::new("/usr/bin/catatonit").exists() {
+        let out = ok(
+            &d,
+            &["run", "--rm", "--init", "busybox", "cat", "/proc/1/cmdline"],
+        )
+        .await;
+        assert!(out.starts_with("/run/podman-init"), "{out:?}");
+    }
+    // A published port: busybox httpd in the container, the host fetches through 127.0.0.1.
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "-p",
+            "127.0.0.1::80",
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir /www && echo served > /www/index.html && httpd -f -p 80 -h /www",
+        ],
+    )
+    .await;
+    let port = ok(&d, &["port", "web", "80/tcp"]).await;
+    let port = port.trim().rsplit(':').next().unwrap().to_string();
+    assert!(port.parse::<u16>().is_ok(), "{port}");
+    let mut body = String::new();
+    for _ in 0..50 {
+        let out = Command::new("curl")
+            .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
+            .output()
+            .unwrap();
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if body.contains("served") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(body.trim(), "served");
+    ok(&d, &["rm", "-f", "web"]).await;
+}

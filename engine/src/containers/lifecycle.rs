@@ -307,10 +307,20 @@ impl Runtime {
 
     /// Every container record, newest first.
     pub async fn container_records(&self) -> Result<Vec<ContainerRecord>> {
+        self.container_records_where("1").await
+    }
+
+    /// The records matching an SQL condition on the `containers` table, newest first.
+    pub(crate) async fn container_records_where(
+        &self,
+        cond: &'static str,
+    ) -> Result<Vec<ContainerRecord>> {
         let rows: Vec<String> = self
             .db()
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT config FROM containers ORDER BY created DESC")?;
+            .read(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT config FROM containers WHERE {cond} ORDER BY created DESC"
+                ))?;
                 let v = stmt
                     .query_map([], |r| r.get(0))?
                     .collect::<std::result::Result<Vec<String>, _>>()?;
@@ -472,6 +482,7 @@ impl Runtime {
                 }
             }
         }
+        assign_host_ports(&mut cfg)?;
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -579,11 +590,16 @@ impl Runtime {
             .conmon_path()
             .ok_or_else(|| Error::InvalidState("conmon not found".into()))?;
         let runtime_root = self.runtime_root();
-        // The network namespace first (its address goes into /etc/hosts).
-        let network = self.prepare_network(rec).await?;
+        // The network namespace first (its address goes into /etc/hosts); netavark's plumbing
+        // runs while the runtime creates the container.
+        let mut plan = self.prepare_network(rec).await?;
+        let network = plan.mode.clone();
         let mounts = match self.container_mounts(rec).await {
             Ok(m) => m,
             Err(e) => {
+                if let Some(p) = plan.pending.take() {
+                    let _ = p.await;
+                }
                 self.teardown_network(rec).await;
                 return Err(e);
             }
@@ -594,7 +610,8 @@ impl Runtime {
             paths.exits.clone(),
             paths.storage.clone(),
         );
-        let ips = crate::containers::net::container_ips(rec);
+        let ips = plan.ips.clone();
+        let stale_state = runtime_root.join(&rec.id).exists();
         let res = tokio::task::spawn_blocking(move || -> Result<i32> {
             if !rootfs::is_mounted(&dirs.merged) {
                 rootfs::mount_overlay(&dirs)?;
@@ -624,6 +641,21 @@ impl Runtime {
                 &r2.config.cap_drop,
                 r2.config.privileged,
             )?;
+            let seccomp = if r2.config.privileged {
+                None
+            } else {
+                let profile = r2
+                    .config
+                    .security_opt
+                    .iter()
+                    .find_map(|o| {
+                        o.strip_prefix("seccomp=")
+                            .or_else(|| o.strip_prefix("seccomp:"))
+                    })
+                    .unwrap_or(conf.containers.seccomp_profile.as_str())
+                    .to_string();
+                crate::containers::seccomp::default_profile(Path::new(&profile), &caps)
+            };
             let mut ulimits = conf.containers.default_ulimits.clone();
             ulimits.extend(r2.config.ulimits.iter().cloned());
             let limits = spec::rlimits(&ulimits, daemon_hard_limit)?;
@@ -686,7 +718,7 @@ impl Runtime {
                 },
                 annotations: r2.config.annotations.clone(),
                 resources: r2.config.resources.to_oci(),
-                seccomp: None,
+                seccomp,
                 devices: r2.config.devices.clone(),
                 oom_score_adj: r2.config.oom_score_adj.unwrap_or(0),
             };
@@ -698,7 +730,9 @@ impl Runtime {
             .map_err(|e| Error::io("writing config.json", e))?;
             let _ = std::fs::remove_file(exits.join(&r2.id));
             let _ = std::fs::remove_file(bundle.join("persist").join("oom"));
-            let _ = oci::runtime(&runtime_path, &runtime_root, &["delete", "--force", &r2.id]);
+            if stale_state {
+                let _ = oci::runtime(&runtime_path, &runtime_root, &["delete", "--force", &r2.id]);
+            }
             oci::create_container(&ConmonSpec {
                 conmon,
                 runtime: runtime_path.clone(),
@@ -718,6 +752,18 @@ impl Runtime {
         })
         .await
         .map_err(|e| Error::Internal(format!("initializing: {e}")))?;
+        let net = self.finish_network(rec, &mut plan).await;
+        let res = match (res, net) {
+            (Ok(pid), Ok(())) => Ok(pid),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => {
+                // The container exists in the runtime but its network failed: undo it.
+                let _ = self
+                    .runc(vec!["delete".into(), "--force".into(), rec.id.clone()])
+                    .await;
+                Err(e)
+            }
+        };
         let pid = match res {
             Ok(p) => p,
             Err(e) => {
@@ -843,8 +889,7 @@ impl Runtime {
         rec.conmon_pid = 0;
         rec.exits += 1;
         rec.finished_at = Some(Utc::now());
-        self.cleanup_runtime(&rec).await;
-        self.teardown_network(&rec).await;
+        tokio::join!(self.cleanup_runtime(&rec), self.teardown_network(&rec));
         rec.netns = None;
         self.save_record(&rec).await?;
         self.emit_container("died", &rec, &[]);
@@ -854,13 +899,24 @@ impl Runtime {
             .restart
             .restarts(code, rec.stopped_by_user, rec.restart_count);
         if restart {
+            // Docker's back-off: 100 ms, doubling per restart, at most a minute.
+            let delay = Duration::from_millis(100u64 << rec.restart_count.min(10))
+                .min(Duration::from_secs(60));
+            tokio::time::sleep(delay).await;
             let lock = self.ctr_state().lock_for(id);
             let _g = lock.lock().await;
             let mut rec = self.container_record(id).await?;
             if rec.status == ContainerStatus::Exited && !rec.stopped_by_user {
-                rec.restart_count += 1;
-                if let Err(e) = self.start_locked(&mut rec).await {
-                    tracing::warn!(container = %id, error = %e, "restart policy: starting again");
+                // The count goes up once the start worked, so "N exited" is never a
+                // transient state that clients polling for the final one could mistake.
+                match self.start_locked(&mut rec).await {
+                    Ok(()) => {
+                        rec.restart_count += 1;
+                        self.save_record(&rec).await?;
+                    }
+                    Err(e) => {
+                        tracing::warn!(container = %id, error = %e, "restart policy: starting again")
+                    }
                 }
             }
         } else if rec.config.auto_remove {
@@ -880,7 +936,7 @@ impl Runtime {
             if !keep_mount {
                 let _ = rootfs::unmount(&paths.merged());
             }
-            if let Some(rt) = rt {
+            if let Some(rt) = rt.filter(|_| rr.join(&id).exists()) {
                 let _ = oci::runtime(&rt, &rr, &["delete", "--force", &id]);
             }
         })
@@ -1317,7 +1373,7 @@ impl Runtime {
         // Others sharing its network namespace.
         let id = rec.id.clone();
         let dependents: Vec<String> = self
-            .container_records()
+            .container_records_where("config LIKE '%\"mode\":\"container\"%'")
             .await?
             .into_iter()
             .filter(
@@ -1358,7 +1414,7 @@ impl Runtime {
         let id2 = rec.id.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let _ = rootfs::unmount(&paths.merged());
-            if let Some(rt) = rt {
+            if let Some(rt) = rt.filter(|_| rr.join(&id2).exists()) {
                 let _ = oci::runtime(&rt, &rr, &["delete", "--force", &id2]);
             }
             let _ = std::fs::remove_dir_all(&paths.storage);
@@ -1561,6 +1617,62 @@ fn image_name_for(names: &[String], asked: &str) -> Option<String> {
         .or_else(|| names.iter().find(|n| n.ends_with(&format!("/{with_tag}"))))
         .or_else(|| names.first())
         .cloned()
+}
+
+/// `-P` publishes every exposed port; a mapping without a host port gets a free one (as
+/// Podman does at create time, so inspect shows it at once).
+fn assign_host_ports(cfg: &mut ContainerConfig) -> Result<()> {
+    if cfg.publish_all && cfg.net == NetMode::Bridge {
+        for e in cfg.expose.clone() {
+            let (port, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));
+            let Ok(port) = port.parse::<u16>() else {
+                continue;
+            };
+            if !cfg
+                .ports
+                .iter()
+                .any(|p| p.container_port == port && p.protocol == proto)
+            {
+                cfg.ports.push(config::PortMapping {
+                    host_ip: String::new(),
+                    host_port: 0,
+                    container_port: port,
+                    range: 1,
+                    protocol: proto.to_string(),
+                });
+            }
+        }
+    }
+    for p in cfg.ports.iter_mut().filter(|p| p.host_port == 0) {
+        p.host_port = free_port(&p.host_ip, &p.protocol, p.range.max(1))?;
+    }
+    Ok(())
+}
+
+/// A free host port (the first of `range` consecutive free ones).
+fn free_port(host_ip: &str, proto: &str, range: u16) -> Result<u16> {
+    let ip = if host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        host_ip
+    };
+    let free = |port: u16| -> bool {
+        if proto.contains("udp") {
+            std::net::UdpSocket::bind((ip, port)).is_ok()
+        } else {
+            std::net::TcpListener::bind((ip, port)).is_ok()
+        }
+    };
+    for _ in 0..100 {
+        let base = std::net::TcpListener::bind((ip, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Error::io("finding a free host port", e))?;
+        if base.checked_add(range - 1).is_some() && (1..range).all(|k| free(base + k)) {
+            return Ok(base);
+        }
+    }
+    Err(Error::InvalidState("no free host port range found".into()))
 }
 
 /// How to remove.

@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod monitor;
 pub mod net;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod stats;
 pub mod top;

@@ -65,7 +65,10 @@ pub fn start(rt: &Arc<Runtime>) {
         loop {
             tokio::time::sleep(Duration::from_secs(2)).await;
             let Some(rt) = weak.upgrade() else { return };
-            let Ok(recs) = rt.container_records().await else {
+            let Ok(recs) = rt
+                .container_records_where("status IN ('running', 'stopping', 'paused')")
+                .await
+            else {
                 continue;
             };
             let exits = rt.options().runroot.join("exits");

@@ -16,6 +16,15 @@ use crate::error::{Error, Result};
 use crate::networks::netavark::{self, Netavark, Network, NetworkOptions, PerNetworkOptions};
 use crate::runtime::Runtime;
 
+/// How the container's network is being set up.
+pub(crate) struct NetPlan {
+    pub mode: NetworkMode,
+    /// IPv4 addresses it gets (bare).
+    pub ips: Vec<String>,
+    /// netavark's setup, still running.
+    pub pending: Option<tokio::task::JoinHandle<Result<BTreeMap<String, netavark::StatusBlock>>>>,
+}
+
 /// The container's IPv4 addresses (bare), first network first.
 pub fn container_ips(rec: &ContainerRecord) -> Vec<String> {
     let Some(m) = rec.network_status.as_object() else {
@@ -177,16 +186,28 @@ impl Runtime {
         Ok(opts)
     }
 
-    /// Sets up the namespace the container will run in; records what netavark made.
-    pub(crate) async fn prepare_network(&self, rec: &mut ContainerRecord) -> Result<NetworkMode> {
+    /// Sets up the namespace the container will run in. For bridge mode the namespace is
+    /// made and recorded at once and netavark's plumbing starts in the background: it only has
+    /// to be done before the process starts, so it overlaps the runtime's create. The plan
+    /// carries the addresses already allocated (for `/etc/hosts`) and the pending setup.
+    pub(crate) async fn prepare_network(&self, rec: &mut ContainerRecord) -> Result<NetPlan> {
+        let plain = |mode| NetPlan {
+            mode,
+            ips: Vec::new(),
+            pending: None,
+        };
         match rec.config.net.clone() {
-            NetMode::None | NetMode::Default => Ok(NetworkMode::None),
-            NetMode::Host => Ok(NetworkMode::Host),
-            NetMode::Path(p) => Ok(NetworkMode::Path(p)),
+            NetMode::None | NetMode::Default => Ok(plain(NetworkMode::None)),
+            NetMode::Host => Ok(plain(NetworkMode::Host)),
+            NetMode::Path(p) => Ok(plain(NetworkMode::Path(p))),
             NetMode::Container(other) => {
                 let o = self.container_record(&other).await?;
                 if let Some(ns) = &o.netns {
-                    return Ok(NetworkMode::Path(ns.clone()));
+                    return Ok(NetPlan {
+                        mode: NetworkMode::Path(ns.clone()),
+                        ips: container_ips(&o),
+                        pending: None,
+                    });
                 }
                 if o.pid <= 0 {
                     return Err(Error::InvalidState(format!(
@@ -194,7 +215,10 @@ impl Runtime {
                         o.id
                     )));
                 }
-                Ok(NetworkMode::Joined(format!("/proc/{}/ns/net", o.pid)))
+                Ok(plain(NetworkMode::Joined(format!(
+                    "/proc/{}/ns/net",
+                    o.pid
+                ))))
             }
             NetMode::Bridge => {
                 if rec.netns.is_some() {
@@ -208,29 +232,46 @@ impl Runtime {
                 rec.netns = Some(path.display().to_string());
                 self.save_record(rec).await?;
                 let p2 = path.clone();
-                let status = tokio::task::spawn_blocking(move || -> Result<_> {
-                    crate::netns::create(&p2)?;
-                    let res = nv.setup(&p2, &opts);
-                    if res.is_err() {
-                        let _ = crate::netns::remove(&p2);
-                    }
-                    res
+                let made = tokio::task::spawn_blocking(move || crate::netns::create(&p2))
+                    .await
+                    .map_err(|e| Error::Internal(format!("network namespace: {e}")));
+                if let Err(e) = made.and_then(|r| r) {
+                    rec.netns = None;
+                    let _ = self.save_record(rec).await;
+                    return Err(e);
+                }
+                let ips: Vec<String> = opts
+                    .networks
+                    .values()
+                    .flat_map(|n| n.static_ips.iter().cloned())
+                    .filter(|ip| !ip.contains(':'))
+                    .collect();
+                let p3 = path.clone();
+                let pending = tokio::task::spawn_blocking(move || nv.setup(&p3, &opts));
+                Ok(NetPlan {
+                    mode: NetworkMode::Path(path.display().to_string()),
+                    ips,
+                    pending: Some(pending),
                 })
-                .await
-                .map_err(|e| Error::Internal(format!("network setup: {e}")));
-                let status = match status {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) | Err(e) => {
-                        rec.netns = None;
-                        let _ = self.save_record(rec).await;
-                        return Err(e);
-                    }
-                };
-                rec.network_status =
-                    serde_json::to_value(&status).map_err(|e| Error::Internal(e.to_string()))?;
-                Ok(NetworkMode::Path(path.display().to_string()))
             }
         }
+    }
+
+    /// Waits for the plan's background setup; records netavark's answer.
+    pub(crate) async fn finish_network(
+        &self,
+        rec: &mut ContainerRecord,
+        plan: &mut NetPlan,
+    ) -> Result<()> {
+        let Some(p) = plan.pending.take() else {
+            return Ok(());
+        };
+        let status = p
+            .await
+            .map_err(|e| Error::Internal(format!("network setup: {e}")))??;
+        rec.network_status =
+            serde_json::to_value(&status).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(())
     }
 
     /// Undoes [`prepare_network`](Self::prepare_network) (errors are logged: teardown runs on
