@@ -69,11 +69,18 @@ pub struct Runtime {
     tools: OnceCell<Tools>,
     images: ImageStore,
     ctr: crate::containers::lifecycle::ContainerState,
+    keepers: crate::containers::net::BridgeKeepers,
     /// A weak handle to itself, for tasks that outlive a call (exit watchers).
     me: std::sync::OnceLock<std::sync::Weak<Runtime>>,
     // Held for the runtime's life: one daemon per root.
     _lock: nix::fcntl::Flock<std::fs::File>,
     started: Instant,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.keepers.release();
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -148,6 +155,7 @@ impl Runtime {
             tools: OnceCell::new(),
             images,
             ctr: Default::default(),
+            keepers: Default::default(),
             me: std::sync::OnceLock::new(),
             _lock: lock,
             started: Instant::now(),
@@ -185,6 +193,11 @@ impl Runtime {
     /// A strong handle to this runtime (for background tasks).
     pub fn handle(&self) -> Option<Arc<Runtime>> {
         self.me.get().and_then(|w| w.upgrade())
+    }
+
+    /// The bridges this daemon keeps up.
+    pub(crate) fn bridge_keepers(&self) -> &crate::containers::net::BridgeKeepers {
+        &self.keepers
     }
 
     /// Container locks and the state channel.

@@ -60,6 +60,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (image_id, idx));
     CREATE INDEX image_layers_chain ON image_layers(chain_id);
     "#,
+    // 3: removed containers whose runtime leftovers (mount, runtime state, network, files)
+    // are still being cleaned up in the background; start-up finishes what a crash cut off.
+    r#"
+    CREATE TABLE pending_cleanups (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+    "#,
 ];
 
 /// The newest schema version this build understands.

@@ -313,6 +313,24 @@ async fn docker_lifecycle_verbs() {
     .await;
     assert_eq!(out.trim(), "v2");
     ok(&d, &["rm", "v2"]).await;
+    // A process that ignores SIGTERM (PID 1 without a handler) is killed after the grace.
+    ok(
+        &d,
+        &["run", "-d", "--name", "deaf", "busybox", "sleep", "100"],
+    )
+    .await;
+    let t = std::time::Instant::now();
+    ok(&d, &["stop", "-t", "1", "deaf"]).await;
+    let took = t.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(6),
+        "{took:?}"
+    );
+    let out = ok(&d, &["inspect", "-f", "{{.State.ExitCode}}", "deaf"]).await;
+    assert_eq!(out.trim(), "137");
+    let out = ok(&d, &["inspect", "-f", "{{.Config.StopTimeout}}", "deaf"]).await;
+    assert_eq!(out.trim(), "10", "compat containers get the 10 s default");
+    ok(&d, &["rm", "deaf"]).await;
 }
 
 /// diff, export, attach and the podman client's basic verbs.

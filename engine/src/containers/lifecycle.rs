@@ -516,26 +516,44 @@ impl Runtime {
             network_status: serde_json::Value::Null,
             mount_count: 0,
         };
-        let json = serde_json::to_string(&rec).map_err(|e| Error::Internal(e.to_string()))?;
-        let (id2, name2) = (id.clone(), name.clone());
-        let created = rec.created.timestamp_nanos_opt().unwrap_or(0);
-        let pod = rec.pod_id.clone();
-        self.db()
-            .write(move |tx| {
-                let taken: Option<String> = tx
-                    .query_row("SELECT id FROM names WHERE name = ?1", [&name2], |r| r.get(0))
-                    .optional()?;
-                if let Some(other) = taken {
-                    return Err(Error::NameInUse(name2.clone(), other));
+        let generated = req.name.as_deref().is_none_or(str::is_empty);
+        let mut rec = rec;
+        let mut attempts = 0;
+        loop {
+            let json = serde_json::to_string(&rec).map_err(|e| Error::Internal(e.to_string()))?;
+            let (id2, name2) = (id.clone(), rec.name.clone());
+            let created = rec.created.timestamp_nanos_opt().unwrap_or(0);
+            let pod = rec.pod_id.clone();
+            let res = self
+                .db()
+                .write(move |tx| {
+                    let taken: Option<String> = tx
+                        .query_row("SELECT id FROM names WHERE name = ?1", [&name2], |r| r.get(0))
+                        .optional()?;
+                    if let Some(other) = taken {
+                        return Err(Error::NameInUse(name2.clone(), other));
+                    }
+                    tx.execute("INSERT INTO names (name, id, kind) VALUES (?1, ?2, 'container')", [&name2, &id2])?;
+                    tx.execute(
+                        "INSERT INTO containers (id, name, pod_id, config, state, status, created) VALUES (?1, ?2, ?3, ?4, ?4, 'configured', ?5)",
+                        params![id2, name2, pod, json, created],
+                    )?;
+                    Ok(())
+                })
+                .await;
+            match res {
+                // A generated name that happens to be taken: draw another.
+                Err(Error::NameInUse(..)) if generated && attempts < 20 => {
+                    attempts += 1;
+                    let r: [u8; 2] = rand::random();
+                    rec.name = format!("{}_{}", generated_name(), hex::encode(r));
                 }
-                tx.execute("INSERT INTO names (name, id, kind) VALUES (?1, ?2, 'container')", [&name2, &id2])?;
-                tx.execute(
-                    "INSERT INTO containers (id, name, pod_id, config, state, status, created) VALUES (?1, ?2, ?3, ?4, ?4, 'configured', ?5)",
-                    params![id2, name2, pod, json, created],
-                )?;
-                Ok(())
-            })
-            .await?;
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
         self.emit_container("create", &rec, &[]);
         Ok(rec)
     }
@@ -889,15 +907,22 @@ impl Runtime {
         rec.conmon_pid = 0;
         rec.exits += 1;
         rec.finished_at = Some(Utc::now());
-        tokio::join!(self.cleanup_runtime(&rec), self.teardown_network(&rec));
-        rec.netns = None;
+        // Waiters hear of the exit first; the clean-up follows under the lock (a start waits
+        // for it), or is left to the removal of an auto-remove container.
         self.save_record(&rec).await?;
         self.emit_container("died", &rec, &[]);
-        drop(g);
         let restart = rec
             .config
             .restart
             .restarts(code, rec.stopped_by_user, rec.restart_count);
+        if restart || !rec.config.auto_remove {
+            tokio::join!(self.cleanup_runtime(&rec), self.teardown_network(&rec));
+            if rec.netns.is_some() {
+                rec.netns = None;
+                self.save_record(&rec).await?;
+            }
+        }
+        drop(g);
         if restart {
             // Docker's back-off: 100 ms, doubling per restart, at most a minute.
             let delay = Duration::from_millis(100u64 << rec.restart_count.min(10))
@@ -1405,33 +1430,20 @@ impl Runtime {
                 rec.id
             )));
         }
-        let mut removing = rec.clone();
-        removing.status = ContainerStatus::Removing;
-        self.save_record(&removing).await?;
-        let paths = self.ctr_paths(&rec.id);
-        let rt = self.runtime_bin().ok();
-        let rr = self.runtime_root();
-        let id2 = rec.id.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let _ = rootfs::unmount(&paths.merged());
-            if let Some(rt) = rt.filter(|_| rr.join(&id2).exists()) {
-                let _ = oci::runtime(&rt, &rr, &["delete", "--force", &id2]);
-            }
-            let _ = std::fs::remove_dir_all(&paths.storage);
-            if let Some(parent) = paths.bundle.parent() {
-                let _ = std::fs::remove_dir_all(parent);
-            }
-            let _ = std::fs::remove_file(paths.exits.join(&id2));
-        })
-        .await;
-        self.teardown_network(&rec).await;
+        // The record goes in one transaction that also journals what is left to clean up;
+        // the clean-up itself (unmount, runtime state, network, files) runs in the
+        // background, so `docker run --rm` returns as soon as the container is gone.
         let anon = self.release_volumes(&rec, opts.volumes).await;
+        let json = serde_json::to_string(&rec).map_err(|e| Error::Internal(e.to_string()))?;
         let id3 = rec.id.clone();
         self.db()
             .write(move |tx| {
                 tx.execute("DELETE FROM containers WHERE id = ?1", [&id3])?;
                 tx.execute("DELETE FROM names WHERE id = ?1", [&id3])?;
-                tx.execute("DELETE FROM ipam WHERE container_id = ?1", [&id3])?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO pending_cleanups (id, data) VALUES (?1, ?2)",
+                    params![id3, json],
+                )?;
                 Ok(())
             })
             .await?;
@@ -1447,12 +1459,74 @@ impl Runtime {
             tracing::warn!(container = %rec.id, error = %e, "removing anonymous volumes");
         }
         self.emit_container("remove", &rec, &[]);
+        match self.handle() {
+            Some(this) => {
+                let r = rec.clone();
+                tokio::spawn(async move { this.finish_removal(r).await });
+            }
+            None => self.finish_removal(rec).await,
+        }
+        Ok(())
+    }
+
+    /// What a removal leaves to do: the overlay mount, the runtime's state, the network
+    /// namespace (its addresses are released only after netavark's teardown), the files.
+    async fn finish_removal(&self, rec: ContainerRecord) {
+        let paths = self.ctr_paths(&rec.id);
+        let rt = self.runtime_bin().ok();
+        let rr = self.runtime_root();
+        let id2 = rec.id.clone();
+        let files = tokio::task::spawn_blocking(move || {
+            let _ = rootfs::unmount(&paths.merged());
+            if let Some(rt) = rt.filter(|_| rr.join(&id2).exists()) {
+                let _ = oci::runtime(&rt, &rr, &["delete", "--force", &id2]);
+            }
+            let _ = std::fs::remove_dir_all(&paths.storage);
+            if let Some(parent) = paths.bundle.parent() {
+                let _ = std::fs::remove_dir_all(parent);
+            }
+            let _ = std::fs::remove_file(paths.exits.join(&id2));
+        });
+        let (_, ()) = tokio::join!(files, self.teardown_network(&rec));
+        let id3 = rec.id.clone();
+        let done = self
+            .db()
+            .write(move |tx| {
+                tx.execute("DELETE FROM ipam WHERE container_id = ?1", [&id3])?;
+                tx.execute("DELETE FROM pending_cleanups WHERE id = ?1", [&id3])?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(container = %rec.id, error = %e, "finishing a removal");
+        }
+    }
+
+    /// Finishes removals a crash interrupted.
+    async fn finish_pending_cleanups(&self) -> Result<()> {
+        let rows: Vec<String> = self
+            .db()
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT data FROM pending_cleanups")?;
+                let v = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<std::result::Result<Vec<String>, _>>()?;
+                Ok(v)
+            })
+            .await?;
+        for j in rows {
+            match serde_json::from_str::<ContainerRecord>(&j) {
+                Ok(rec) => self.finish_removal(rec).await,
+                Err(e) => tracing::warn!(error = %e, "corrupt pending clean-up"),
+            }
+        }
         Ok(())
     }
 
     /// After a daemon (re)start: records exits that happened while it was down (applying
     /// restart policies and `--rm`), and watches the containers conmon kept alive.
     pub async fn reconcile_containers(&self) -> Result<()> {
+        self.finish_pending_cleanups().await?;
         let recs = self.container_records().await?;
         let exits = self.options().runroot.join("exits");
         for rec in recs {
@@ -1474,6 +1548,13 @@ impl Runtime {
                                 ..Default::default()
                             },
                         )
+                        .await;
+                    continue;
+                }
+                ContainerStatus::Exited if rec.config.auto_remove => {
+                    // Exited but not yet removed when the daemon went away.
+                    let _ = self
+                        .remove_container(&rec.id, RemoveOptions::default())
                         .await;
                     continue;
                 }

@@ -271,6 +271,21 @@ impl Runtime {
             .map_err(|e| Error::Internal(format!("network setup: {e}")))??;
         rec.network_status =
             serde_json::to_value(&status).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut bridges = Vec::new();
+        for name in status.keys() {
+            if let Ok(def) = self.network_def(name).await {
+                if def.driver == "bridge" && !def.network_interface.is_empty() {
+                    bridges.push(def.network_interface);
+                }
+            }
+        }
+        let keepers = self.bridge_keepers().clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for b in bridges {
+                keepers.keep(&b);
+            }
+        })
+        .await;
         Ok(())
     }
 
@@ -300,5 +315,63 @@ impl Runtime {
             let _ = crate::netns::remove(&p);
         })
         .await;
+    }
+}
+
+/// Bridges kept up while the daemon runs. netavark deletes a bridge (and its firewall rules)
+/// when its last container leaves and builds both again for the next one; a host-side veth
+/// enslaved to the bridge (`<bridge>k`, peer `<bridge>q`) keeps it, as Docker keeps docker0.
+/// The keepers this daemon made are deleted when it stops.
+#[derive(Debug, Default, Clone)]
+pub struct BridgeKeepers {
+    made: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+fn keeper_names(bridge: &str) -> (String, String) {
+    let base: String = bridge.chars().take(13).collect();
+    (format!("{base}k"), format!("{base}q"))
+}
+
+impl BridgeKeepers {
+    /// Makes sure `bridge` has its keeper (blocking; cheap when it has one).
+    pub fn keep(&self, bridge: &str) {
+        let sys = Path::new("/sys/class/net");
+        let (k, q) = keeper_names(bridge);
+        if !sys.join(bridge).exists() || sys.join(&k).exists() {
+            return;
+        }
+        let ip = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if ip(&["link", "add", &k, "type", "veth", "peer", "name", &q])
+            && ip(&["link", "set", &k, "master", bridge])
+            && ip(&["link", "set", &k, "up"])
+        {
+            let mut m = self.made.lock().unwrap_or_else(|p| p.into_inner());
+            m.insert(k);
+        } else {
+            tracing::debug!(bridge, "could not add a bridge keeper");
+            let _ = ip(&["link", "del", &k]);
+        }
+    }
+
+    /// Deletes the keepers this daemon made.
+    pub fn release(&self) {
+        let made: Vec<String> = {
+            let mut m = self.made.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut *m).into_iter().collect()
+        };
+        for k in made {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", &k])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
