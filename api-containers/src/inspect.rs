@@ -132,52 +132,28 @@ fn mounts(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Vec<Value> {
         .collect()
 }
 
-fn ports(r: &ContainerRecord) -> Value {
+/// Published ports by `port/proto`: Docker's `NetworkSettings.Ports` (exposed ports with
+/// null, host ports as numbers) or `HostConfig.PortBindings` (only mappings, an unassigned
+/// host port as "").
+fn port_map(r: &ContainerRecord, settings: bool) -> Value {
     let mut out = serde_json::Map::new();
-    for e in &r.config.expose {
-        out.insert(e.clone(), Value::Null);
-    }
-    for p in &r.config.ports {
-        for k in 0..p.range.max(1) {
-            let key = format!(
-                "{}/{}",
-                p.container_port + k,
-                if p.protocol.is_empty() {
-                    "tcp"
-                } else {
-                    &p.protocol
-                }
-            );
-            let hp = if p.host_port == 0 { 0 } else { p.host_port + k };
-            let entry = json!({"HostIp": p.host_ip, "HostPort": hp.to_string()});
-            match out.get_mut(&key) {
-                Some(Value::Array(a)) => a.push(entry),
-                _ => {
-                    out.insert(key, json!([entry]));
-                }
-            }
+    if settings {
+        for e in &r.config.expose {
+            out.insert(e.clone(), Value::Null);
         }
     }
-    Value::Object(out)
-}
-
-fn port_bindings(r: &ContainerRecord) -> Value {
-    let mut out = serde_json::Map::new();
     for p in &r.config.ports {
+        let proto = if p.protocol.is_empty() {
+            "tcp"
+        } else {
+            &p.protocol
+        };
         for k in 0..p.range.max(1) {
-            let key = format!(
-                "{}/{}",
-                p.container_port + k,
-                if p.protocol.is_empty() {
-                    "tcp"
-                } else {
-                    &p.protocol
-                }
-            );
-            let hp = if p.host_port == 0 {
-                String::new()
-            } else {
-                (p.host_port + k).to_string()
+            let key = format!("{}/{proto}", p.container_port + k);
+            let hp = match (p.host_port, settings) {
+                (0, true) => "0".to_string(),
+                (0, false) => String::new(),
+                (h, _) => (h + k).to_string(),
             };
             let entry = json!({"HostIp": p.host_ip, "HostPort": hp});
             match out.get_mut(&key) {
@@ -263,7 +239,7 @@ pub(crate) fn inspect_doc(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Value
     let sandbox = r.netns.clone().unwrap_or_default();
     let mut net_settings = json!({
         "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": ports(r), "SandboxKey": sandbox,
+        "LinkLocalIPv6PrefixLen": 0, "Ports": port_map(r, true), "SandboxKey": sandbox,
         "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
         "Gateway": primary["Gateway"], "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": primary["IPAddress"], "IPPrefixLen": primary["IPPrefixLen"],
@@ -312,7 +288,7 @@ pub(crate) fn inspect_doc(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Value
         "ContainerIDFile": "",
         "LogConfig": {"Type": if libpod { "k8s-file" } else { "json-file" }, "Config": null},
         "NetworkMode": r.config.net.docker_name(r.config.networks.keys().next().map(String::as_str)),
-        "PortBindings": port_bindings(r),
+        "PortBindings": port_map(r, false),
         "RestartPolicy": {"Name": r.config.restart.name, "MaximumRetryCount": r.config.restart.max_retry},
         "AutoRemove": r.config.auto_remove,
         "VolumeDriver": "", "VolumesFrom": null,

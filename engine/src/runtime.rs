@@ -531,15 +531,7 @@ impl ContainerEngine for Runtime {
         let rec = self.container_record(name_or_id).await?;
         let img = self.lookup_image(&rec.image_id).await?;
         let upper = self.ctr_paths(&rec.id).storage.join("diff");
-        let lowers: Vec<PathBuf> = img
-            .layers
-            .iter()
-            .rev()
-            .map(|l| self.images.layer_diff(&l.chain_id))
-            .collect();
-        tokio::task::spawn_blocking(move || crate::images::diff::changes(&upper, &lowers))
-            .await
-            .map_err(|e| Error::Internal(format!("diffing: {e}")))
+        self.diff_over_layers(upper, &img.layers).await
     }
 
     async fn export(&self, name_or_id: &str, out: PathBuf) -> Result<()> {
@@ -686,6 +678,22 @@ impl Runtime {
             .read(move |c| image_store::resolve_image(c, &key, &search))
             .await?
             .ok_or_else(|| Error::NoSuchImage(name_or_id.to_string()))
+    }
+
+    /// What `upper` changes over `layers` (bottom-most first).
+    async fn diff_over_layers(
+        &self,
+        upper: PathBuf,
+        layers: &[crate::images::LayerInfo],
+    ) -> Result<Vec<crate::images::diff::Change>> {
+        let lowers: Vec<PathBuf> = layers
+            .iter()
+            .rev()
+            .map(|l| self.images.layer_diff(&l.chain_id))
+            .collect();
+        tokio::task::spawn_blocking(move || crate::images::diff::changes(&upper, &lowers))
+            .await
+            .map_err(|e| Error::Internal(format!("diffing: {e}")))
     }
 
     fn emit_image(&self, status: &str, id: &str, name: &str) {
@@ -880,14 +888,7 @@ impl ImageEngine for Runtime {
             return Ok(Vec::new());
         };
         let upper = self.images.layer_diff(&top.chain_id);
-        let lowers: Vec<std::path::PathBuf> = below
-            .iter()
-            .rev()
-            .map(|l| self.images.layer_diff(&l.chain_id))
-            .collect();
-        tokio::task::spawn_blocking(move || crate::images::diff::changes(&upper, &lowers))
-            .await
-            .map_err(|e| Error::Internal(format!("diffing: {e}")))
+        self.diff_over_layers(upper, below).await
     }
 
     async fn tag(&self, name_or_id: &str, new_name: &str) -> Result<()> {
