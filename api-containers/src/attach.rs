@@ -123,28 +123,49 @@ pub(crate) async fn attach(
     } else {
         Vec::new()
     };
-    let tty = rec.tty;
+    let streams = Streams {
+        tty: rec.tty,
+        stdin: want_stdin,
+        stdout: want_out,
+        stderr: want_err,
+        detach,
+    };
     Ok(
         hijack.respond(content_type, move |io: HijackIo| async move {
-            pump(
-                io, conn, history, tty, want_stdin, want_out, want_err, detach,
-            )
-            .await;
+            pump(io, conn, history, streams, None).await;
         }),
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn pump(
+/// Which streams a hijacked connection carries.
+pub(crate) struct Streams {
+    pub tty: bool,
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    /// Detach key sequence (empty: none).
+    pub detach: Vec<u8>,
+}
+
+/// Runs before the connection closes (exec: wait for the exit code to be recorded).
+pub(crate) type BeforeClose = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Pumps a hijacked connection: `history` first, then conmon's packets out (framed unless a
+/// TTY) and the client's bytes in (detach keys scanned, half-close forwarded).
+pub(crate) async fn pump(
     io: HijackIo,
     conn: Option<engine::oci::attach::AttachConn>,
     history: Vec<axum::body::Bytes>,
-    tty: bool,
-    want_stdin: bool,
-    want_out: bool,
-    want_err: bool,
-    detach: Vec<u8>,
+    streams: Streams,
+    before_close: Option<BeforeClose>,
 ) {
+    let Streams {
+        tty,
+        stdin: want_stdin,
+        stdout: want_out,
+        stderr: want_err,
+        detach,
+    } = streams;
     let duplex = io.is_duplex();
     let (mut rd, mut wr) = tokio::io::split(io);
     for b in history {
@@ -245,6 +266,9 @@ async fn pump(
     }
     if let Some(t) = input {
         t.abort();
+    }
+    if let Some(f) = before_close {
+        f.await;
     }
     let _ = wr.shutdown().await;
 }

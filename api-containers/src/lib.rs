@@ -6,6 +6,7 @@
 mod attach;
 mod changes;
 mod create;
+mod exec;
 mod handlers;
 mod inspect;
 mod lifecycle;
@@ -43,7 +44,8 @@ pub fn router() -> Router<AppState> {
             "/libpod/containers/showmounted",
             get(lifecycle::showmounted),
         )
-        .route("/libpod/containers/stats", get(stats::libpod_stats));
+        .route("/libpod/containers/stats", get(stats::libpod_stats))
+        .route("/libpod/exec/{id}/remove", post(exec::remove));
     // Routes both trees serve with one handler (the version extension tells them apart).
     for prefix in ["", "/libpod"] {
         let p = |s: &str| format!("{prefix}{s}");
@@ -65,7 +67,11 @@ pub fn router() -> Router<AppState> {
             .route(&p("/containers/{name}/attach"), post(attach::attach))
             .route(&p("/containers/{name}/stats"), get(stats::stats_one))
             .route(&p("/containers/{name}/top"), get(stats::top))
-            .route(&p("/containers/{name}/changes"), get(changes::changes));
+            .route(&p("/containers/{name}/changes"), get(changes::changes))
+            .route(&p("/containers/{name}/exec"), post(exec::create))
+            .route(&p("/exec/{id}/start"), post(exec::start))
+            .route(&p("/exec/{id}/resize"), post(exec::resize))
+            .route(&p("/exec/{id}/json"), get(exec::inspect));
     }
     r
 }

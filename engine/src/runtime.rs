@@ -570,6 +570,34 @@ impl ContainerEngine for Runtime {
         Ok(conn)
     }
 
+    async fn exec_create(
+        &self,
+        name_or_id: &str,
+        cfg: crate::containers::exec::ExecConfig,
+    ) -> Result<crate::containers::exec::ExecSession> {
+        Runtime::exec_create(self, name_or_id, cfg).await
+    }
+
+    async fn exec_inspect(&self, id: &str) -> Result<crate::containers::exec::ExecSession> {
+        Runtime::exec_inspect(self, id).await
+    }
+
+    async fn exec_start(&self, id: &str, attach: bool) -> Result<Option<AttachConn>> {
+        Runtime::exec_start(self, id, attach).await
+    }
+
+    async fn exec_wait(&self, id: &str, limit: std::time::Duration) -> Result<Option<i32>> {
+        Runtime::exec_wait(self, id, limit).await
+    }
+
+    async fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
+        Runtime::exec_resize(self, id, height, width).await
+    }
+
+    async fn exec_remove(&self, id: &str, force: bool) -> Result<()> {
+        Runtime::exec_remove(self, id, force).await
+    }
+
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
         self.subscribe_containers()
     }

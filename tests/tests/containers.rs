@@ -517,3 +517,94 @@ async fn restart_policy_init_and_published_port() {
     assert_eq!(body.trim(), "served");
     ok(&d, &["rm", "-f", "web"]).await;
 }
+
+/// `docker exec`: output, exit codes, piped stdin, a TTY, user/workdir/env, detached.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_exec() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "x1",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "300",
+        ],
+    )
+    .await;
+    assert_eq!(
+        ok(&d, &["exec", "x1", "echo", "exec-out"]).await,
+        "exec-out\n"
+    );
+    assert_eq!(
+        code(&d, &["exec", "x1", "sh", "-c", "exit 5"]).await,
+        Some(5)
+    );
+    let uri = d.uri();
+    let piped = tokio::task::spawn_blocking(move || {
+        Command::new("sh")
+            .args(["-c", "echo hi | docker exec -i x1 cat"])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), "hi\n");
+    let out = ok(
+        &d,
+        &[
+            "exec",
+            "-u",
+            "nobody",
+            "-w",
+            "/tmp",
+            "-e",
+            "FOO=bar",
+            "x1",
+            "sh",
+            "-c",
+            "id -u; pwd; echo $FOO",
+        ],
+    )
+    .await;
+    assert_eq!(out, "65534\n/tmp\nbar\n");
+    if tests::have("script") {
+        let uri = d.uri();
+        let st = tokio::task::spawn_blocking(move || {
+            Command::new("sh")
+                .args([
+                    "-c",
+                    "printf 'tty; exit 4\\n' | script -eqc 'docker exec -it x1 sh' /dev/null",
+                ])
+                .env("DOCKER_HOST", uri)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(st.status.code(), Some(4));
+        assert!(String::from_utf8_lossy(&st.stdout).contains("/dev/pts/"));
+    }
+    ok(&d, &["exec", "-d", "x1", "sh", "-c", "touch /tmp/detached"]).await;
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = ok(&d, &["exec", "x1", "ls", "/tmp"]).await;
+        if seen.contains("detached") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen.contains("detached"), "{seen}");
+    // Not running: 409.
+    ok(&d, &["stop", "-t", "0", "x1"]).await;
+    let (okx, out) = docker(&d, &["exec", "x1", "true"]).await;
+    assert!(!okx && out.contains("not running"), "{out}");
+    ok(&d, &["rm", "x1"]).await;
+}

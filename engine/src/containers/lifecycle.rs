@@ -1438,6 +1438,7 @@ impl Runtime {
         let id3 = rec.id.clone();
         self.db()
             .write(move |tx| {
+                tx.execute("DELETE FROM exec_sessions WHERE container_id = ?1", [&id3])?;
                 tx.execute("DELETE FROM containers WHERE id = ?1", [&id3])?;
                 tx.execute("DELETE FROM names WHERE id = ?1", [&id3])?;
                 tx.execute(

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 pub mod config;
+pub mod exec;
 pub mod lifecycle;
 pub mod monitor;
 pub mod net;
@@ -176,6 +177,26 @@ pub trait ContainerEngine: Send + Sync {
     async fn export(&self, name_or_id: &str, out: std::path::PathBuf) -> Result<()>;
     /// Connects to its attach socket (after initializing it when `init` is set and needed).
     async fn attach(&self, name_or_id: &str) -> Result<crate::oci::attach::AttachConn>;
+    /// Creates an exec session.
+    async fn exec_create(
+        &self,
+        name_or_id: &str,
+        cfg: exec::ExecConfig,
+    ) -> Result<exec::ExecSession>;
+    /// An exec session.
+    async fn exec_inspect(&self, id: &str) -> Result<exec::ExecSession>;
+    /// Starts one (attached: the connection to its streams).
+    async fn exec_start(
+        &self,
+        id: &str,
+        attach: bool,
+    ) -> Result<Option<crate::oci::attach::AttachConn>>;
+    /// Waits up to `limit` for its exit code.
+    async fn exec_wait(&self, id: &str, limit: std::time::Duration) -> Result<Option<i32>>;
+    /// Resizes its TTY.
+    async fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()>;
+    /// Removes it.
+    async fn exec_remove(&self, id: &str, force: bool) -> Result<()>;
     /// Subscribes to state changes.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<lifecycle::StateChange>;
     /// Its k8s-file log.
