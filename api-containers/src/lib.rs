@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+mod archive;
 mod attach;
 mod changes;
 mod create;
@@ -71,7 +72,11 @@ pub fn router() -> Router<AppState> {
             .route(&p("/containers/{name}/exec"), post(exec::create))
             .route(&p("/exec/{id}/start"), post(exec::start))
             .route(&p("/exec/{id}/resize"), post(exec::resize))
-            .route(&p("/exec/{id}/json"), get(exec::inspect));
+            .route(&p("/exec/{id}/json"), get(exec::inspect))
+            .route(
+                &p("/containers/{name}/archive"),
+                get(archive::get).head(archive::get).put(archive::put),
+            );
     }
     r
 }

@@ -110,7 +110,8 @@ impl From<engine::Error> for ApiError {
             | E::NoSuchNetwork(_)
             | E::NoSuchVolume(_)
             | E::NoSuchSecret(_)
-            | E::NoSuchExecSession(_) => StatusCode::NOT_FOUND,
+            | E::NoSuchExecSession(_)
+            | E::NotFound(_) => StatusCode::NOT_FOUND,
             E::NameInUse(..) | E::Exists(_) | E::InvalidState(_) => StatusCode::CONFLICT,
             E::InvalidArg(_) => StatusCode::BAD_REQUEST,
             E::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,

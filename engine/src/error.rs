@@ -31,6 +31,9 @@ pub enum Error {
     InvalidState(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// A path (in a container) that does not exist: HTTP 404.
+    #[error("{0}")]
+    NotFound(String),
     /// Nothing to do (already started, already stopped): HTTP 304 on the API.
     #[error("{0}")]
     NotModified(String),
@@ -78,6 +81,7 @@ impl Error {
             Error::NameInUse(..) => "that name is already in use".into(),
             Error::Exists(_) => "already exists".into(),
             Error::Io { source, .. } => source.to_string(),
+            Error::NotFound(_) => "no such file or directory".into(),
             Error::InvalidState(m) | Error::InvalidArg(m) | Error::NotModified(m) => {
                 const KNOWN: &[&str] = &[
                     "container state improper",

@@ -598,6 +598,45 @@ impl ContainerEngine for Runtime {
         Runtime::exec_remove(self, id, force).await
     }
 
+    async fn archive_stat(
+        &self,
+        name_or_id: &str,
+        path: &str,
+    ) -> Result<crate::containers::archive::PathStat> {
+        let p = path.to_string();
+        self.with_container_root(name_or_id, move |r| r.stat(&p))
+            .await
+    }
+
+    async fn archive_get(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        out: PathBuf,
+    ) -> Result<crate::containers::archive::PathStat> {
+        let p = path.to_string();
+        self.with_container_root(name_or_id, move |r| {
+            let f =
+                std::fs::File::create(&out).map_err(|e| Error::io("creating the archive", e))?;
+            r.tar(&p, std::io::BufWriter::new(f))
+        })
+        .await
+    }
+
+    async fn archive_put(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        archive: PathBuf,
+        no_overwrite_dir_non_dir: bool,
+    ) -> Result<()> {
+        let p = path.to_string();
+        self.with_container_root(name_or_id, move |r| {
+            r.untar(&p, &archive, no_overwrite_dir_non_dir)
+        })
+        .await
+    }
+
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
         self.subscribe_containers()
     }
@@ -706,6 +745,32 @@ impl Runtime {
             .read(move |c| image_store::resolve_image(c, &key, &search))
             .await?
             .ok_or_else(|| Error::NoSuchImage(name_or_id.to_string()))
+    }
+
+    /// Runs `f` on a blocking thread with the container's root held open: a running
+    /// container's `/proc/<pid>/root` (its mounts included), else its overlay, mounted for
+    /// the call when it was not.
+    async fn with_container_root<T, F>(&self, name_or_id: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::containers::archive::Root) -> Result<T> + Send + 'static,
+    {
+        let rec = self.container_record(name_or_id).await?;
+        let (path, temp_mount) = if rec.is_running() && rec.pid > 0 {
+            (PathBuf::from(format!("/proc/{}/root", rec.pid)), false)
+        } else {
+            let merged = self.mount_rootfs(&rec).await?;
+            (merged, !Runtime::rootfs_in_use(&rec))
+        };
+        tokio::task::spawn_blocking(move || {
+            let res = crate::containers::archive::Root::open(&path).and_then(|r| f(&r));
+            if temp_mount {
+                let _ = crate::containers::rootfs::unmount(&path);
+            }
+            res
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("archive: {e}")))?
     }
 
     /// What `upper` changes over `layers` (bottom-most first).

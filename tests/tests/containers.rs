@@ -608,3 +608,63 @@ async fn docker_exec() {
     assert!(!okx && out.contains("not running"), "{out}");
     ok(&d, &["rm", "x1"]).await;
 }
+
+/// `docker cp` both ways: a directory in, a file out through a symlink, a stopped container.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_cp_both_ways() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("dir");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.txt"), "one\n").unwrap();
+    std::fs::write(src.join("sub/b.txt"), "two\n").unwrap();
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "cp1",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "ln -s /etc /linketc; sleep 300",
+        ],
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let src_s = src.display().to_string();
+    ok(&d, &["cp", &src_s, "cp1:/tmp/"]).await;
+    assert_eq!(
+        ok(&d, &["exec", "cp1", "cat", "/tmp/dir/sub/b.txt"]).await,
+        "two\n"
+    );
+    let out = t.path().join("hostname");
+    let out_s = out.display().to_string();
+    ok(&d, &["cp", "cp1:/linketc/hostname", &out_s]).await;
+    let hn = std::fs::read_to_string(&out).unwrap();
+    let id = ok(&d, &["inspect", "-f", "{{.Id}}", "cp1"]).await;
+    assert_eq!(hn.trim(), &id.trim()[..12]);
+    let back = t.path().join("back");
+    let back_s = back.display().to_string();
+    ok(&d, &["cp", "cp1:/tmp/dir", &back_s]).await;
+    assert_eq!(
+        std::fs::read_to_string(back.join("a.txt")).unwrap(),
+        "one\n"
+    );
+    // A stopped container is copied to and from through its mounted overlay.
+    ok(&d, &["stop", "-t", "0", "cp1"]).await;
+    let a_s = src.join("a.txt").display().to_string();
+    ok(&d, &["cp", &a_s, "cp1:/copied.txt"]).await;
+    ok(&d, &["start", "cp1"]).await;
+    assert_eq!(
+        ok(&d, &["exec", "cp1", "cat", "/copied.txt"]).await,
+        "one\n"
+    );
+    let (okc, outc) = docker(&d, &["cp", "cp1:/does/not/exist", &out_s]).await;
+    assert!(!okc && outc.to_lowercase().contains("no such"), "{outc}");
+    ok(&d, &["rm", "-f", "cp1"]).await;
+}

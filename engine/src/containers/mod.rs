@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub mod archive;
 pub mod config;
 pub mod exec;
 pub mod lifecycle;
@@ -197,6 +198,23 @@ pub trait ContainerEngine: Send + Sync {
     async fn exec_resize(&self, id: &str, height: u16, width: u16) -> Result<()>;
     /// Removes it.
     async fn exec_remove(&self, id: &str, force: bool) -> Result<()>;
+    /// Docker's stat of a path in the container.
+    async fn archive_stat(&self, name_or_id: &str, path: &str) -> Result<archive::PathStat>;
+    /// A tar of a path in the container, written to `out`.
+    async fn archive_get(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        out: std::path::PathBuf,
+    ) -> Result<archive::PathStat>;
+    /// Extracts the tar at `archive` into a directory of the container.
+    async fn archive_put(
+        &self,
+        name_or_id: &str,
+        path: &str,
+        archive: std::path::PathBuf,
+        no_overwrite_dir_non_dir: bool,
+    ) -> Result<()>;
     /// Subscribes to state changes.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<lifecycle::StateChange>;
     /// Its k8s-file log.
