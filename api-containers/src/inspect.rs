@@ -340,7 +340,10 @@ pub(crate) fn inspect_doc(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Value
         "Error": r.error,
         "StartedAt": rfc3339(r.started_at),
         "FinishedAt": rfc3339(r.finished_at),
-        "Health": {"Status": "", "FailingStreak": 0, "Log": null},
+        "Health": match &r.health {
+            Some(h) => json!(h),
+            None => json!({"Status": "", "FailingStreak": 0, "Log": null}),
+        },
     });
     let lowers = ctx.lowers.join(":");
     let graph = json!({
@@ -499,8 +502,14 @@ pub(crate) fn status_text(c: &ContainerRecord) -> String {
             s => format!("{} days", s / 86400),
         }
     };
+    let health = match c.health.as_ref().map(|h| h.status.as_str()) {
+        Some("starting") => " (health: starting)",
+        Some("healthy") => " (healthy)",
+        Some("unhealthy") => " (unhealthy)",
+        _ => "",
+    };
     match c.status {
-        S::Running | S::Stopping => format!("Up {}", ago(c.started_at)),
+        S::Running | S::Stopping => format!("Up {}{health}", ago(c.started_at)),
         S::Paused => format!("Up {} (Paused)", ago(c.started_at)),
         S::Exited | S::Stopped => format!("Exited ({}) {} ago", c.exit_code, ago(c.finished_at)),
         S::Removing => "Removal In Progress".to_string(),
@@ -694,9 +703,10 @@ pub(crate) fn matches_filters(
                     .as_deref()
                     .is_some_and(|p| p.starts_with(v.as_str()))
             }),
-            "health" => vals
-                .iter()
-                .any(|v| v == "none" && r.config.healthcheck.is_none()),
+            "health" => vals.iter().any(|v| match &r.health {
+                Some(h) => h.status == *v,
+                None => v == "none",
+            }),
             "expose" | "publish" => vals.iter().any(|v| {
                 let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
                 let want: u16 = port

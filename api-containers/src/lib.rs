@@ -46,7 +46,11 @@ pub fn router() -> Router<AppState> {
             get(lifecycle::showmounted),
         )
         .route("/libpod/containers/stats", get(stats::libpod_stats))
-        .route("/libpod/exec/{id}/remove", post(exec::remove));
+        .route("/libpod/exec/{id}/remove", post(exec::remove))
+        .route(
+            "/libpod/containers/{name}/healthcheck",
+            get(lifecycle::healthcheck),
+        );
     // Routes both trees serve with one handler (the version extension tells them apart).
     for prefix in ["", "/libpod"] {
         let p = |s: &str| format!("{prefix}{s}");

@@ -499,3 +499,12 @@ pub(crate) async fn export(
     );
     Ok(resp)
 }
+
+/// `GET /libpod/containers/{name}/healthcheck`: runs the check now.
+pub(crate) async fn healthcheck(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let h = st.containers.healthcheck(&name).await?;
+    Ok(Json(json!(h)))
+}

@@ -637,6 +637,10 @@ impl ContainerEngine for Runtime {
         .await
     }
 
+    async fn healthcheck(&self, name_or_id: &str) -> Result<crate::containers::health::Health> {
+        self.run_healthcheck(name_or_id).await
+    }
+
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
         self.subscribe_containers()
     }

@@ -668,3 +668,117 @@ async fn docker_cp_both_ways() {
     assert!(!okc && outc.to_lowercase().contains("no such"), "{outc}");
     ok(&d, &["rm", "-f", "cp1"]).await;
 }
+
+/// A `--health-cmd` container turns `healthy`, then `unhealthy` when its check fails; the
+/// `health=` filter and `health_status` events follow.
+#[tokio::test(flavor = "multi_thread")]
+async fn healthchecks_run_by_the_daemon() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "h1",
+            "--network",
+            "none",
+            "--health-cmd",
+            "test -e /tmp/ok",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "1",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /tmp/ok; sleep 300",
+        ],
+    )
+    .await;
+    let wait_for = |want: &'static str| {
+        let d = &d;
+        async move {
+            let mut last = String::new();
+            for _ in 0..80 {
+                last = ok(d, &["ps", "--format", "{{.Status}}", "--filter", "name=h1"]).await;
+                if last.contains(want) {
+                    return last;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("never {want}: {last}");
+        }
+    };
+    wait_for("(healthy)").await;
+    ok(&d, &["exec", "h1", "rm", "/tmp/ok"]).await;
+    wait_for("(unhealthy)").await;
+    let out = ok(&d, &["ps", "-q", "--filter", "health=unhealthy"]).await;
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let out = ok(
+        &d,
+        &[
+            "events",
+            "--since",
+            "1m",
+            "--until",
+            "0s",
+            "--filter",
+            "event=health_status",
+            "--format",
+            "{{.Status}}",
+        ],
+    )
+    .await;
+    assert!(out.contains("health_status"), "{out}");
+    ok(&d, &["rm", "-f", "h1"]).await;
+}
+
+/// `docker events` live during a `run --rm`, and with `--since/--until` afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_events_live_and_past() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let uri = d.uri();
+    let live = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .args([
+                "4",
+                "docker",
+                "events",
+                "--filter",
+                "type=container",
+                "--format",
+                "{{.Action}}",
+            ])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    ok(&d, &["run", "--rm", "--network", "none", "busybox", "true"]).await;
+    let live = String::from_utf8_lossy(&live.await.unwrap().stdout).into_owned();
+    for want in ["create", "attach", "start", "die", "destroy"] {
+        assert!(live.lines().any(|l| l == want), "{want} in {live}");
+    }
+    let past = ok(
+        &d,
+        &[
+            "events",
+            "--since",
+            "30s",
+            "--until",
+            "0s",
+            "--filter",
+            "type=container",
+            "--format",
+            "{{.Action}}",
+        ],
+    )
+    .await;
+    assert!(
+        past.contains("destroy") && past.contains("create"),
+        "{past}"
+    );
+}

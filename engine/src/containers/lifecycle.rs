@@ -91,6 +91,9 @@ pub struct ContainerRecord {
     /// `mount` API calls not yet matched by `unmount`.
     #[serde(default)]
     pub mount_count: u32,
+    /// Healthcheck state (containers with a check).
+    #[serde(default)]
+    pub health: Option<crate::containers::health::Health>,
 }
 
 fn sigterm() -> i32 {
@@ -124,7 +127,7 @@ impl Default for ContainerState {
 }
 
 impl ContainerState {
-    fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn lock_for(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut m = self.locks.lock().unwrap_or_else(|p| p.into_inner());
         m.entry(id.to_string()).or_default().clone()
     }
@@ -251,6 +254,11 @@ impl Runtime {
         })
         .await
         .map_err(|e| Error::Internal(format!("runtime call: {e}")))?
+    }
+
+    /// The lock of one container's record.
+    pub(crate) fn ctr_state_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.ctr_state().lock_for(id)
     }
 
     /// Subscribes to container state changes.
@@ -515,6 +523,7 @@ impl Runtime {
             netns: None,
             network_status: serde_json::Value::Null,
             mount_count: 0,
+            health: None,
         };
         let generated = req.name.as_deref().is_none_or(str::is_empty);
         let mut rec = rec;
@@ -855,8 +864,15 @@ impl Runtime {
         rec.started_at = Some(Utc::now());
         rec.stopped_by_user = false;
         rec.exit_code = 0;
+        if self.health_check_of(rec).await.is_some() {
+            rec.health = Some(crate::containers::health::Health {
+                status: "starting".into(),
+                ..Default::default()
+            });
+        }
         self.save_record(rec).await?;
         self.emit_container("start", rec, &[]);
+        self.arm_healthcheck(rec).await;
         // The exit may have happened already (a short-lived process).
         self.exit_maybe_happened(&rec.id);
         Ok(())
@@ -1581,7 +1597,11 @@ impl Runtime {
             let alive = ["\"running\"", "\"paused\"", "\"created\""]
                 .iter()
                 .any(|s| state.contains(s));
-            if !alive {
+            if alive {
+                if rec.status == ContainerStatus::Running {
+                    self.arm_healthcheck(&rec).await;
+                }
+            } else {
                 // Gone without an exit file (e.g. the host rebooted): an unknown exit.
                 tracing::warn!(container = %rec.id, "container vanished while the daemon was down");
                 self.record_exit(&rec.id, -1).await?;

@@ -14,6 +14,7 @@ use crate::error::Result;
 pub mod archive;
 pub mod config;
 pub mod exec;
+pub mod health;
 pub mod lifecycle;
 pub mod monitor;
 pub mod net;
@@ -215,6 +216,8 @@ pub trait ContainerEngine: Send + Sync {
         archive: std::path::PathBuf,
         no_overwrite_dir_non_dir: bool,
     ) -> Result<()>;
+    /// Runs the container's healthcheck once now.
+    async fn healthcheck(&self, name_or_id: &str) -> Result<health::Health>;
     /// Subscribes to state changes.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<lifecycle::StateChange>;
     /// Its k8s-file log.
