@@ -96,16 +96,7 @@ pub(crate) async fn attach(
     } else {
         None
     };
-    let multiplexed = if ver.libpod {
-        ver.at_least(4, 7, 0)
-    } else {
-        ver.at_least(1, 42, 0)
-    };
-    let content_type = if multiplexed && !rec.tty {
-        MULTIPLEXED_STREAM
-    } else {
-        RAW_STREAM
-    };
+    let content_type = stream_content_type(&ver, rec.tty);
     let history = if logs {
         let opts = LogOptions {
             stdout: want_out,
@@ -135,6 +126,21 @@ pub(crate) async fn attach(
             pump(io, conn, history, streams, None).await;
         }),
     )
+}
+
+/// The content type of a hijacked stream: multiplexed for non-TTY streams from Docker API
+/// 1.42 / libpod 4.7 on, raw before (Podman 4.x sent raw even when the payload is framed).
+pub(crate) fn stream_content_type(ver: &ApiVersion, tty: bool) -> &'static str {
+    let multiplexed = if ver.libpod {
+        ver.at_least(4, 7, 0)
+    } else {
+        ver.at_least(1, 42, 0)
+    };
+    if multiplexed && !tty {
+        MULTIPLEXED_STREAM
+    } else {
+        RAW_STREAM
+    }
 }
 
 /// Which streams a hijacked connection carries.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use api_core::hijack::{Hijack, HijackIo, MULTIPLEXED_STREAM, RAW_STREAM};
+use api_core::hijack::{Hijack, HijackIo};
 use api_core::{ApiError, ApiPath, ApiResult, ApiVersion, AppState, Query};
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
@@ -97,16 +97,7 @@ pub(crate) async fn start(
     }
     let tty = s.config.tty || flag(&v, "Tty");
     let conn = st.containers.exec_start(&s.id, true).await?;
-    let multiplexed = if ver.libpod {
-        ver.at_least(4, 7, 0)
-    } else {
-        ver.at_least(1, 42, 0)
-    };
-    let content_type = if multiplexed && !tty {
-        MULTIPLEXED_STREAM
-    } else {
-        RAW_STREAM
-    };
+    let content_type = crate::attach::stream_content_type(&ver, tty);
     let detach = match &s.config.detach_keys {
         Some(k) => parse_detach_keys(k)?,
         None => vec![16, 17],

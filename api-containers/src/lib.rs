@@ -49,7 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/exec/{id}/remove", post(exec::remove))
         .route(
             "/libpod/containers/{name}/healthcheck",
-            get(lifecycle::healthcheck),
+            get(lifecycle::healthcheck).post(lifecycle::healthcheck),
         );
     // Routes both trees serve with one handler (the version extension tells them apart).
     for prefix in ["", "/libpod"] {

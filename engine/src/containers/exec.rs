@@ -363,9 +363,7 @@ impl ExecSpawn {
     }
 }
 
-#[allow(unsafe_code)]
 fn spawn_exec_conmon(a: &ExecSpawnArgs<'_>) -> Result<ExecSpawn> {
-    use std::os::unix::process::CommandExt;
     let mut args: Vec<String> = vec![
         "--api-version".into(),
         "1".into(),
@@ -414,31 +412,7 @@ fn spawn_exec_conmon(a: &ExecSpawnArgs<'_>) -> Result<ExecSpawn> {
         start_r.as_raw_fd(),
         attach_w.as_raw_fd(),
     ];
-    let mut cmd = std::process::Command::new(&a.conmon);
-    cmd.args(&args)
-        .current_dir(a.dir)
-        .env("_OCI_SYNCPIPE", "3")
-        .env("_OCI_STARTPIPE", "4")
-        .env("_OCI_ATTACHPIPE", "5")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped());
-    // SAFETY: only async-signal-safe calls (dup2, setsid) between fork and exec; the fds are
-    // open in the parent for the whole spawn.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (i, from) in fds.iter().enumerate() {
-                if nix::libc::dup2(*from, 3 + i as i32) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            nix::libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::io(format!("starting {}", a.conmon.display()), e))?;
+    let mut child = crate::oci::spawn_conmon(&a.conmon, &args, Some(a.dir), &fds)?;
     drop(sync_w);
     drop(start_r);
     drop(attach_w);

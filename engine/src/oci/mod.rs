@@ -100,6 +100,44 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
         .map_err(|e| Error::io("creating a pipe for conmon", e.into()))
 }
 
+/// Spawns conmon with `fds` placed at 3, 4, 5... and named `_OCI_SYNCPIPE`,
+/// `_OCI_STARTPIPE`, `_OCI_ATTACHPIPE` in that order, in a session of its own, stderr piped.
+pub(crate) fn spawn_conmon(
+    conmon: &Path,
+    args: &[String],
+    cwd: Option<&Path>,
+    fds: &[std::os::fd::RawFd],
+) -> Result<std::process::Child> {
+    const NAMES: [&str; 3] = ["_OCI_SYNCPIPE", "_OCI_STARTPIPE", "_OCI_ATTACHPIPE"];
+    let mut cmd = Command::new(conmon);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    for (i, name) in NAMES.iter().enumerate().take(fds.len()) {
+        cmd.env(name, (3 + i).to_string());
+    }
+    let fds = fds.to_vec();
+    // SAFETY: only async-signal-safe calls (dup2, setsid) between fork and exec; the fds
+    // are open in the parent for the whole spawn.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (i, from) in fds.iter().enumerate() {
+                if nix::libc::dup2(*from, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            nix::libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| Error::io(format!("starting {}", conmon.display()), e))
+}
+
 /// Starts conmon for a container that has a bundle with `config.json`, lets it run the
 /// runtime's `create`, and returns the container's pid (the runtime's `start` is separate).
 /// Blocking: call on a blocking thread.
@@ -110,29 +148,7 @@ pub fn create_container(spec: &ConmonSpec) -> Result<i32> {
     let (sync_r, sync_w) = pipe()?;
     let (start_r, start_w) = pipe()?;
     let (sync_fd, start_fd) = (sync_w.as_raw_fd(), start_r.as_raw_fd());
-    let mut cmd = Command::new(&spec.conmon);
-    cmd.args(spec.args())
-        .env("_OCI_SYNCPIPE", "3")
-        .env("_OCI_STARTPIPE", "4")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls (dup2, setsid) between fork and exec; the fds
-    // are open in the parent for the whole spawn.
-    unsafe {
-        cmd.pre_exec(move || {
-            for (from, to) in [(sync_fd, 3), (start_fd, 4)] {
-                if nix::libc::dup2(from, to) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            nix::libc::setsid();
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::io(format!("starting {}", spec.conmon.display()), e))?;
+    let mut child = spawn_conmon(&spec.conmon, &spec.args(), None, &[sync_fd, start_fd])?;
     drop(sync_w);
     drop(start_r);
     // Let conmon go on (podman moves it into its cgroup first; cgroupfs needs nothing here).
