@@ -193,6 +193,21 @@ pub async fn docker(d: &TestDaemon, args: &[&str]) -> (bool, String) {
     .expect("the docker client task")
 }
 
+/// Runs `sh -c script` with `DOCKER_HOST` pointing at `d` (pipes into the docker CLI) on a
+/// blocking thread; its output.
+pub async fn docker_sh(d: &TestDaemon, script: &str) -> std::process::Output {
+    let (uri, script) = (d.uri(), script.to_string());
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .env("DOCKER_HOST", uri)
+            .output()
+            .expect("spawn sh")
+    })
+    .await
+    .expect("the shell task")
+}
+
 /// Runs podman in remote mode against `d` on a blocking thread: (success, stdout+stderr).
 pub async fn podman(d: &TestDaemon, args: &[&str]) -> (bool, String) {
     let mut all = vec!["--url".to_string(), d.uri()];

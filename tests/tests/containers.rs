@@ -142,37 +142,24 @@ async fn docker_run_foreground_rm_and_exit_codes() {
         Some(7)
     );
     // Stdin with half-close: the output after stdin ended still arrives.
-    let uri = d.uri();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut c = Command::new("sh")
-            .args([
-                "-c",
-                "echo hello | docker run -i --rm busybox sh -c 'sleep 0.3; cat; echo done'",
-            ])
-            .env("DOCKER_HOST", uri)
-            .output()
-            .unwrap();
-        c.stdout.extend_from_slice(&c.stderr);
-        String::from_utf8_lossy(&c.stdout).into_owned()
-    })
-    .await
-    .unwrap();
+    let c = tests::docker_sh(
+        &d,
+        "echo hello | docker run -i --rm busybox sh -c 'sleep 0.3; cat; echo done'",
+    )
+    .await;
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&c.stdout),
+        String::from_utf8_lossy(&c.stderr)
+    );
     assert_eq!(out, "hello\ndone\n");
     // A TTY (`-it`) under a pseudo-terminal made by script(1).
     if tests::have("script") {
-        let uri = d.uri();
-        let status = tokio::task::spawn_blocking(move || {
-            Command::new("sh")
-                .args([
-                    "-c",
-                    "printf 'tty; exit 3\\n' | script -eqc 'docker run -it --rm busybox sh' /dev/null",
-                ])
-                .env("DOCKER_HOST", uri)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let status = tests::docker_sh(
+            &d,
+            "printf 'tty; exit 3\\n' | script -eqc 'docker run -it --rm busybox sh' /dev/null",
+        )
+        .await;
         let text = String::from_utf8_lossy(&status.stdout).into_owned();
         assert_eq!(status.status.code(), Some(3), "{text}");
         assert!(text.contains("/dev/pts/0"), "{text}");
@@ -356,16 +343,7 @@ async fn docker_diff_export_attach_and_podman_remote() {
         diff.contains("A /made-here") && diff.contains("D /bin/vi"),
         "{diff}"
     );
-    let uri = d.uri();
-    let listing = tokio::task::spawn_blocking(move || {
-        Command::new("sh")
-            .args(["-c", "docker export f1 | tar t"])
-            .env("DOCKER_HOST", uri)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let listing = tests::docker_sh(&d, "docker export f1 | tar t").await;
     let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
     assert!(
         listing.contains("made-here") && listing.contains("bin/sh"),
@@ -546,16 +524,7 @@ async fn docker_exec() {
         code(&d, &["exec", "x1", "sh", "-c", "exit 5"]).await,
         Some(5)
     );
-    let uri = d.uri();
-    let piped = tokio::task::spawn_blocking(move || {
-        Command::new("sh")
-            .args(["-c", "echo hi | docker exec -i x1 cat"])
-            .env("DOCKER_HOST", uri)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let piped = tests::docker_sh(&d, "echo hi | docker exec -i x1 cat").await;
     assert_eq!(String::from_utf8_lossy(&piped.stdout), "hi\n");
     let out = ok(
         &d,
@@ -576,19 +545,11 @@ async fn docker_exec() {
     .await;
     assert_eq!(out, "65534\n/tmp\nbar\n");
     if tests::have("script") {
-        let uri = d.uri();
-        let st = tokio::task::spawn_blocking(move || {
-            Command::new("sh")
-                .args([
-                    "-c",
-                    "printf 'tty; exit 4\\n' | script -eqc 'docker exec -it x1 sh' /dev/null",
-                ])
-                .env("DOCKER_HOST", uri)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let st = tests::docker_sh(
+            &d,
+            "printf 'tty; exit 4\\n' | script -eqc 'docker exec -it x1 sh' /dev/null",
+        )
+        .await;
         assert_eq!(st.status.code(), Some(4));
         assert!(String::from_utf8_lossy(&st.stdout).contains("/dev/pts/"));
     }
