@@ -710,11 +710,41 @@ impl PodEngine for Runtime {
 #[async_trait]
 impl crate::networks::NetworkEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        self.row_exists(
-            "SELECT COUNT(*) FROM networks WHERE name = ?1 OR id = ?1",
-            name_or_id,
-        )
-        .await
+        match self.network_def(name_or_id).await {
+            Ok(_) => Ok(true),
+            Err(Error::NoSuchNetwork(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<crate::networks::netavark::Network>> {
+        self.network_list().await
+    }
+
+    async fn inspect(&self, name_or_id: &str) -> Result<crate::networks::netavark::Network> {
+        self.network_def(name_or_id).await
+    }
+
+    async fn create(
+        &self,
+        req: crate::networks::manage::NetworkCreate,
+    ) -> Result<crate::networks::netavark::Network> {
+        self.network_create(req).await
+    }
+
+    async fn remove(
+        &self,
+        name_or_id: &str,
+        force: bool,
+    ) -> Result<crate::networks::netavark::Network> {
+        self.network_remove(name_or_id, force).await
+    }
+
+    async fn containers(
+        &self,
+        net: &crate::networks::netavark::Network,
+    ) -> Result<Vec<ContainerRecord>> {
+        self.network_containers(net).await
     }
 }
 

@@ -743,3 +743,74 @@ async fn docker_events_live_and_past() {
         "{past}"
     );
 }
+
+/// A user network (internal: no way out of the machine): containers on it reach each other
+/// by name through aardvark-dns; removing the network removes its bridge.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_network_with_name_resolution() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let net = format!("tnet{}", std::process::id());
+    ok(&d, &["network", "create", "--internal", &net]).await;
+    let bridge = ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            &net,
+            "-f",
+            "{{index .Options \"com.docker.network.bridge.name\"}}",
+        ],
+    )
+    .await;
+    let bridge = bridge.trim().to_string();
+    assert!(bridge.starts_with("podman"), "{bridge}");
+    let out = ok(&d, &["network", "ls", "--format", "{{.Name}}"]).await;
+    assert!(out.lines().any(|l| l == net), "{out}");
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "srv",
+            "--network",
+            &net,
+            "busybox",
+            "sh",
+            "-c",
+            "echo from-srv > /tmp/x; httpd -f -p 80 -h /tmp",
+        ],
+    )
+    .await;
+    let mut got = String::new();
+    for _ in 0..20 {
+        let (okr, out) = docker(
+            &d,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                &net,
+                "busybox",
+                "wget",
+                "-qO-",
+                "http://srv/x",
+            ],
+        )
+        .await;
+        got = out;
+        if okr && got.contains("from-srv") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(got.contains("from-srv"), "{got}");
+    let (okr, out) = docker(&d, &["network", "rm", &net]).await;
+    assert!(!okr && out.contains("being used"), "{out}");
+    ok(&d, &["rm", "-f", "srv"]).await;
+    ok(&d, &["network", "rm", &net]).await;
+    assert!(!std::path::Path::new("/sys/class/net")
+        .join(&bridge)
+        .exists());
+}

@@ -638,6 +638,7 @@ impl Runtime {
             paths.storage.clone(),
         );
         let ips = plan.ips.clone();
+        let net_dns = plan.dns.clone();
         let stale_state = runtime_root.join(&rec.id).exists();
         let res = tokio::task::spawn_blocking(move || -> Result<i32> {
             if !rootfs::is_mounted(&dirs.merged) {
@@ -686,7 +687,7 @@ impl Runtime {
             let mut ulimits = conf.containers.default_ulimits.clone();
             ulimits.extend(r2.config.ulimits.iter().cloned());
             let limits = spec::rlimits(&ulimits, daemon_hard_limit)?;
-            let mut all_mounts = etc_files(&bundle, &r2, &ips, conf.containers.no_hosts)?;
+            let mut all_mounts = etc_files(&bundle, &r2, &ips, &net_dns, conf.containers.no_hosts)?;
             all_mounts.extend(mounts);
             let mut args = r2.command.clone();
             if r2.config.init {
@@ -1795,6 +1796,7 @@ fn etc_files(
     bundle: &Path,
     rec: &ContainerRecord,
     ips: &[String],
+    net_dns: &[String],
     no_hosts: bool,
 ) -> Result<Vec<spec::MountSpec>> {
     std::fs::create_dir_all(bundle).map_err(|e| Error::io("creating the bundle", e))?;
@@ -1820,8 +1822,15 @@ fn etc_files(
     let mut resolv = String::new();
     if !rec.config.dns_search.is_empty() {
         resolv.push_str(&format!("search {}\n", rec.config.dns_search.join(" ")));
+    } else if !net_dns.is_empty() {
+        resolv.push_str("search dns.podman\n");
     }
-    if rec.config.dns.is_empty() {
+    if rec.config.dns.is_empty() && !net_dns.is_empty() {
+        // aardvark-dns on the network's gateway answers container names and forwards the rest.
+        for d in net_dns {
+            resolv.push_str(&format!("nameserver {d}\n"));
+        }
+    } else if rec.config.dns.is_empty() {
         for l in host_resolv.lines() {
             let t = l.trim_start();
             if t.starts_with("nameserver") && (l.contains("127.") || l.contains("::1")) {

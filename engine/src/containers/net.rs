@@ -21,6 +21,8 @@ pub(crate) struct NetPlan {
     pub mode: NetworkMode,
     /// IPv4 addresses it gets (bare).
     pub ips: Vec<String>,
+    /// aardvark-dns servers of its DNS-enabled networks (their gateways).
+    pub dns: Vec<String>,
     /// netavark's setup, still running.
     pub pending: Option<tokio::task::JoinHandle<Result<BTreeMap<String, netavark::StatusBlock>>>>,
 }
@@ -194,6 +196,7 @@ impl Runtime {
         let plain = |mode| NetPlan {
             mode,
             ips: Vec::new(),
+            dns: Vec::new(),
             pending: None,
         };
         match rec.config.net.clone() {
@@ -206,6 +209,7 @@ impl Runtime {
                     return Ok(NetPlan {
                         mode: NetworkMode::Path(ns.clone()),
                         ips: container_ips(&o),
+                        dns: Vec::new(),
                         pending: None,
                     });
                 }
@@ -246,11 +250,23 @@ impl Runtime {
                     .flat_map(|n| n.static_ips.iter().cloned())
                     .filter(|ip| !ip.contains(':'))
                     .collect();
+                let dns: Vec<String> = opts
+                    .network_info
+                    .values()
+                    .filter(|n| n.dns_enabled)
+                    .filter_map(|n| {
+                        n.subnets
+                            .iter()
+                            .find(|s| !s.subnet.contains(':'))
+                            .and_then(|s| s.gateway.clone())
+                    })
+                    .collect();
                 let p3 = path.clone();
                 let pending = tokio::task::spawn_blocking(move || nv.setup(&p3, &opts));
                 Ok(NetPlan {
                     mode: NetworkMode::Path(path.display().to_string()),
                     ips,
+                    dns,
                     pending: Some(pending),
                 })
             }
@@ -357,6 +373,34 @@ impl BridgeKeepers {
         } else {
             tracing::debug!(bridge, "could not add a bridge keeper");
             let _ = ip(&["link", "del", &k]);
+        }
+    }
+
+    /// Deletes a bridge's keeper and, when nothing else is attached, the bridge itself
+    /// (its network was removed).
+    pub fn drop_bridge(&self, bridge: &str) {
+        if bridge.is_empty() {
+            return;
+        }
+        let (k, _) = keeper_names(bridge);
+        let ip = |args: &[&str]| {
+            let _ = std::process::Command::new("ip")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        ip(&["link", "del", &k]);
+        {
+            let mut m = self.made.lock().unwrap_or_else(|p| p.into_inner());
+            m.remove(&k);
+        }
+        let brif = Path::new("/sys/class/net").join(bridge).join("brif");
+        let empty = std::fs::read_dir(&brif)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if empty {
+            ip(&["link", "del", bridge]);
         }
     }
 

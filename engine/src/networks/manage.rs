@@ -1,0 +1,285 @@
+//! Network records: create (names unique, bridge interfaces `podmanN` and subnets
+//! `10.89.N.0/24` chosen among the free ones, as Podman does), list, inspect, remove (force
+//! removes the containers using it), and which containers are on a network. The default
+//! network is not stored: it comes from containers.conf.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::containers::config::NetMode;
+use crate::containers::lifecycle::{ContainerRecord, RemoveOptions};
+use crate::error::{Error, Result};
+use crate::networks::netavark::{Network, Subnet};
+use crate::runtime::Runtime;
+
+/// What a create asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkCreate {
+    pub name: String,
+    pub driver: String,
+    pub interface: String,
+    pub subnets: Vec<Subnet>,
+    pub internal: bool,
+    pub dns_enabled: bool,
+    pub ipv6_enabled: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+}
+
+fn valid_name(n: &str) -> bool {
+    let mut c = n.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphanumeric())
+        && c.all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+}
+
+fn v4(cidr: &str) -> Option<(u32, u32)> {
+    let (a, p) = cidr.split_once('/')?;
+    let ip: std::net::Ipv4Addr = a.parse().ok()?;
+    let p: u32 = p.parse().ok()?;
+    (p <= 32).then_some((u32::from(ip), p))
+}
+
+fn overlaps(a: &str, b: &str) -> bool {
+    match (v4(a), v4(b)) {
+        (Some((x, px)), Some((y, py))) => {
+            let p = px.min(py);
+            let mask = u32::MAX.checked_shl(32 - p).unwrap_or(0);
+            x & mask == y & mask
+        }
+        _ => false,
+    }
+}
+
+/// IPv4 subnets already on the host's interfaces (`ip -o -4 addr`).
+fn host_subnets() -> Vec<String> {
+    let Ok(out) = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            it.find(|w| *w == "inet")?;
+            it.next().map(String::from)
+        })
+        .collect()
+}
+
+impl Runtime {
+    /// Every network: the default one first, then the stored ones by name.
+    pub async fn network_list(&self) -> Result<Vec<Network>> {
+        let rows: Vec<String> = self
+            .db()
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT data FROM networks ORDER BY name")?;
+                let v = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<std::result::Result<Vec<String>, _>>()?;
+                Ok(v)
+            })
+            .await?;
+        let mut out = vec![self.default_network_def()];
+        for r in rows {
+            let n: Network = serde_json::from_str(&r)
+                .map_err(|e| Error::Internal(format!("corrupt network: {e}")))?;
+            if n.name != out[0].name {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a network.
+    pub async fn network_create(&self, req: NetworkCreate) -> Result<Network> {
+        let existing = self.network_list().await?;
+        let name = if req.name.is_empty() {
+            (1..)
+                .map(|i| format!("podman{i}"))
+                .find(|n| !existing.iter().any(|e| &e.name == n))
+                .unwrap_or_default()
+        } else {
+            req.name.clone()
+        };
+        if !valid_name(&name) {
+            return Err(Error::InvalidArg(format!(
+                "network name {name} invalid: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument"
+            )));
+        }
+        if existing.iter().any(|e| e.name == name) {
+            return Err(Error::Exists(format!("network name {name} already used")));
+        }
+        let driver = if req.driver.is_empty() {
+            "bridge".to_string()
+        } else {
+            req.driver.clone()
+        };
+        if driver != "bridge" && driver != "macvlan" {
+            return Err(Error::InvalidArg(format!(
+                "unsupported driver {driver}: invalid argument"
+            )));
+        }
+        let interface = if !req.interface.is_empty() {
+            req.interface.clone()
+        } else if driver == "bridge" {
+            // Not one of ours, and not a link the host already has (a podman beside us).
+            (0..)
+                .map(|i| format!("podman{i}"))
+                .find(|n| {
+                    !existing.iter().any(|e| &e.network_interface == n)
+                        && !std::path::Path::new("/sys/class/net").join(n).exists()
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let mut subnets = req.subnets.clone();
+        for s in &mut subnets {
+            if s.gateway.is_none() && !s.subnet.contains(':') {
+                if let Some((a, _)) = v4(&s.subnet) {
+                    s.gateway = Some(std::net::Ipv4Addr::from(a + 1).to_string());
+                }
+            }
+            if existing
+                .iter()
+                .flat_map(|e| e.subnets.iter())
+                .any(|o| overlaps(&o.subnet, &s.subnet))
+            {
+                return Err(Error::InvalidArg(format!(
+                    "subnet {} is already used on the host or by another config: invalid argument",
+                    s.subnet
+                )));
+            }
+        }
+        if subnets.iter().all(|s| s.subnet.contains(':')) {
+            let on_host = host_subnets();
+            let free = (0..=255u32)
+                .map(|n| format!("10.89.{n}.0/24"))
+                .find(|c| {
+                    !existing
+                        .iter()
+                        .flat_map(|e| e.subnets.iter())
+                        .any(|o| overlaps(&o.subnet, c))
+                        && !on_host.iter().any(|h| overlaps(h, c))
+                })
+                .ok_or_else(|| Error::InvalidState("no free subnet left".into()))?;
+            let gw = v4(&free).map(|(a, _)| std::net::Ipv4Addr::from(a + 1).to_string());
+            subnets.insert(
+                0,
+                Subnet {
+                    subnet: free,
+                    gateway: gw,
+                    lease_range: None,
+                },
+            );
+        }
+        let mut ipam = BTreeMap::new();
+        ipam.insert("driver".to_string(), "host-local".to_string());
+        let net = Network {
+            name: name.clone(),
+            id: crate::ids::new_id(),
+            driver,
+            network_interface: interface,
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            ipv6_enabled: req.ipv6_enabled || subnets.iter().any(|s| s.subnet.contains(':')),
+            subnets,
+            internal: req.internal,
+            dns_enabled: req.dns_enabled,
+            network_dns_servers: Vec::new(),
+            labels: req.labels,
+            options: req.options,
+            ipam_options: ipam,
+        };
+        let json = serde_json::to_string(&net).map_err(|e| Error::Internal(e.to_string()))?;
+        let (n2, id2) = (net.name.clone(), net.id.clone());
+        self.db()
+            .write(move |tx| {
+                let there: Option<String> = tx
+                    .query_row("SELECT name FROM networks WHERE name = ?1", [&n2], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if there.is_some() {
+                    return Err(Error::Exists(format!("network name {n2} already used")));
+                }
+                tx.execute(
+                    "INSERT INTO networks (name, id, data) VALUES (?1, ?2, ?3)",
+                    params![n2, id2, json],
+                )?;
+                Ok(())
+            })
+            .await?;
+        self.emit_network("create", &net);
+        Ok(net)
+    }
+
+    /// The containers attached to a network (bridge mode, configured or running).
+    pub async fn network_containers(&self, net: &Network) -> Result<Vec<ContainerRecord>> {
+        let default = self.default_network_name();
+        Ok(self
+            .container_records()
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.config.net == NetMode::Bridge
+                    && (c.config.networks.contains_key(&net.name)
+                        || (c.config.networks.is_empty() && net.name == default))
+            })
+            .collect())
+    }
+
+    /// Removes a network; `force` removes its containers first.
+    pub async fn network_remove(&self, name_or_id: &str, force: bool) -> Result<Network> {
+        let net = self.network_def(name_or_id).await?;
+        if net.name == self.default_network_name() {
+            return Err(Error::InvalidState(format!(
+                "default network {} cannot be removed",
+                net.name
+            )));
+        }
+        let users = self.network_containers(&net).await?;
+        if !users.is_empty() {
+            if !force {
+                return Err(Error::InvalidState(format!(
+                    "network {} is being used: network is being used",
+                    net.name
+                )));
+            }
+            for c in users {
+                self.remove_container(
+                    &c.id,
+                    RemoveOptions {
+                        force: true,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+        }
+        let n2 = net.name.clone();
+        self.db()
+            .write(move |tx| {
+                tx.execute("DELETE FROM networks WHERE name = ?1", [&n2])?;
+                tx.execute("DELETE FROM ipam WHERE network = ?1", [&n2])?;
+                Ok(())
+            })
+            .await?;
+        // The bridge was kept up for speed; with the network gone it goes too.
+        let bridge = net.network_interface.clone();
+        let keepers = self.bridge_keepers().clone();
+        let _ = tokio::task::spawn_blocking(move || keepers.drop_bridge(&bridge)).await;
+        self.emit_network("remove", &net);
+        Ok(net)
+    }
+
+    fn emit_network(&self, status: &str, net: &Network) {
+        let mut e = crate::events::Event::new(crate::events::EventType::Network, status);
+        e.id = net.id.clone();
+        e.name = net.name.clone();
+        e.network = net.name.clone();
+        self.event_bus().emit(e);
+    }
+}
