@@ -65,8 +65,9 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-/// Docker's network object.
-async fn compat_doc(st: &AppState, n: &Network) -> Value {
+/// Docker's network object (`shown`: the name to show; the default network answers as
+/// `bridge` in lists and when asked by that name).
+async fn compat_doc(st: &AppState, n: &Network, shown: &str) -> Value {
     let mut containers = serde_json::Map::new();
     if let Ok(list) = st.networks.containers(n).await {
         for c in list.iter().filter(|c| c.is_running()) {
@@ -86,15 +87,11 @@ async fn compat_doc(st: &AppState, n: &Network) -> Value {
             );
         }
     }
+    // Compat bridges always carry `isolate`; it is not shown (Podman does the same).
     let mut options: BTreeMap<String, String> = n.options.clone();
-    if !n.network_interface.is_empty() {
-        options.insert(
-            "com.docker.network.bridge.name".into(),
-            n.network_interface.clone(),
-        );
-    }
+    options.remove("isolate");
     json!({
-        "Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local",
+        "Name": shown, "Id": n.id, "Created": n.created, "Scope": "local",
         "Driver": n.driver, "EnableIPv6": n.ipv6_enabled,
         "IPAM": {
             "Driver": "default", "Options": {},
@@ -138,6 +135,11 @@ fn matches(
                 "custom" => n.name != default,
                 _ => false,
             }),
+            "dangling" if vals.len() > 1 => {
+                return Err(ApiError::bad_request(
+                    "got more than one value for filter key \"dangling\"",
+                ))
+            }
             "dangling" => vals.iter().any(|v| {
                 let want = matches!(v.as_str(), "true" | "1");
                 want != in_use
@@ -191,7 +193,12 @@ async fn list(
         out.push(if ver.libpod {
             libpod_doc(n)
         } else {
-            compat_doc(&st, n).await
+            let shown = if n.name == default {
+                "bridge"
+            } else {
+                n.name.as_str()
+            };
+            compat_doc(&st, n, shown).await
         });
     }
     Ok(Json(out))
@@ -207,7 +214,12 @@ async fn inspect(
     Ok(Json(if ver.libpod {
         libpod_doc(&n)
     } else {
-        compat_doc(&st, &n).await
+        let shown = if name == "bridge" {
+            "bridge"
+        } else {
+            n.name.as_str()
+        };
+        compat_doc(&st, &n, shown).await
     }))
 }
 
@@ -243,13 +255,37 @@ async fn create_compat(
                 .collect()
         })
         .unwrap_or_default();
-    let mut options = string_map(field(&v, "Options"));
-    let interface = options
-        .remove("com.docker.network.bridge.name")
-        .unwrap_or_default();
+    let driver = s(field(&v, "Driver"));
+    let bridge = driver.is_empty() || driver == "bridge";
+    let mut options = BTreeMap::new();
+    let mut interface = String::new();
+    let mut warning = String::new();
+    // Docker's bridges are isolated from each other.
+    if bridge {
+        options.insert("isolate".to_string(), "true".to_string());
+    }
+    for (k, val) in string_map(field(&v, "Options")) {
+        match k.as_str() {
+            "mtu" | "com.docker.network.driver.mtu" => {
+                options.insert("mtu".into(), val);
+            }
+            "com.docker.network.bridge.name" if bridge => interface = val,
+            _ => warning = format!("\"{k}: {val}\" is not a recognized option"),
+        }
+    }
+    // Without CheckDuplicate an existing network of that name is answered as created.
+    if !field(&v, "CheckDuplicate").as_bool().unwrap_or(false) {
+        if let Ok(n) = st.networks.inspect(&name).await {
+            return Ok((
+                StatusCode::CREATED,
+                Json(json!({"Id": n.id, "Warning": warning})),
+            )
+                .into_response());
+        }
+    }
     let req = NetworkCreate {
         name,
-        driver: s(field(&v, "Driver")),
+        driver,
         interface,
         subnets,
         internal: field(&v, "Internal").as_bool().unwrap_or(false),
@@ -261,16 +297,27 @@ async fn create_compat(
     let n = st.networks.create(req).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"Id": n.id, "Warning": ""})),
+        Json(json!({"Id": n.id, "Warning": warning})),
     )
         .into_response())
 }
 
-/// `POST /libpod/networks/create` (netavark's network JSON).
+/// `POST /libpod/networks/create` (netavark's network JSON; libpod API 4.0 or newer).
 async fn create_libpod(
     State(st): State<AppState>,
+    Extension(ver): Extension<ApiVersion>,
     ApiJson(v): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
+    if !ver.at_least(4, 0, 0) {
+        return Err(ApiError::with_cause(
+            StatusCode::BAD_REQUEST,
+            "given version is not supported".to_string(),
+            format!(
+                "{} is not a supported libpod API version for network create: given version is not supported",
+                ver.raw.clone().unwrap_or_default()
+            ),
+        ));
+    }
     let subnets = v["subnets"]
         .as_array()
         .map(|a| {

@@ -752,18 +752,11 @@ async fn user_network_with_name_resolution() {
     ok(&d, &["pull", "-q", "busybox"]).await;
     let net = format!("tnet{}", std::process::id());
     ok(&d, &["network", "create", "--internal", &net]).await;
-    let bridge = ok(
-        &d,
-        &[
-            "network",
-            "inspect",
-            &net,
-            "-f",
-            "{{index .Options \"com.docker.network.bridge.name\"}}",
-        ],
-    )
-    .await;
-    let bridge = bridge.trim().to_string();
+    let r = d.get(&format!("/v4.9.5/libpod/networks/{net}/json")).await;
+    let bridge = r.json()["network_interface"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(bridge.starts_with("podman"), "{bridge}");
     let out = ok(&d, &["network", "ls", "--format", "{{.Name}}"]).await;
     assert!(out.lines().any(|l| l == net), "{out}");

@@ -137,6 +137,22 @@ impl Runtime {
             String::new()
         };
         let mut subnets = req.subnets.clone();
+        for s in &subnets {
+            let ok = match s.subnet.split_once('/') {
+                Some((a, p)) => match a.parse::<std::net::IpAddr>() {
+                    Ok(std::net::IpAddr::V4(_)) => p.parse::<u8>().is_ok_and(|p| p <= 32),
+                    Ok(std::net::IpAddr::V6(_)) => p.parse::<u8>().is_ok_and(|p| p <= 128),
+                    Err(_) => false,
+                },
+                None => false,
+            };
+            if !ok {
+                return Err(Error::InvalidArg(format!(
+                    "invalid CIDR address: {}",
+                    s.subnet
+                )));
+            }
+        }
         for s in &mut subnets {
             if s.gateway.is_none() && !s.subnet.contains(':') {
                 if let Some((a, _)) = v4(&s.subnet) {
