@@ -15,20 +15,7 @@ use engine::containers::config::{
 use engine::containers::lifecycle::ContainerCreate;
 use serde_json::{json, Value};
 
-/// A field of a JSON object, matched like Go: exact key first, then case-insensitively.
-pub(crate) fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
-    static NULL: Value = Value::Null;
-    let Some(m) = v.as_object() else {
-        return &NULL;
-    };
-    if let Some(x) = m.get(key) {
-        return x;
-    }
-    m.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, x)| x)
-        .unwrap_or(&NULL)
-}
+pub(crate) use engine::json::field;
 
 fn s(v: &Value) -> String {
     match v {

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use engine::json::field;
 use engine::networks::manage::NetworkCreate;
 use engine::networks::netavark::{LeaseRange, Network, Subnet};
 use serde_json::{json, Value};
@@ -30,18 +31,6 @@ pub fn router() -> Router<AppState> {
             "/libpod/networks/{name}",
             get(inspect).merge(delete(remove)),
         )
-}
-
-fn field<'a>(v: &'a Value, k: &str) -> &'a Value {
-    v.get(k)
-        .or_else(|| {
-            v.as_object().and_then(|m| {
-                m.iter()
-                    .find(|(x, _)| x.eq_ignore_ascii_case(k))
-                    .map(|(_, y)| y)
-            })
-        })
-        .unwrap_or(&Value::Null)
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod images;
+pub mod json;
 pub mod netns;
 pub mod networks;
 pub mod oci;

@@ -1148,7 +1148,11 @@ mod tests {
         assert!(!crate::images::ImageEngine::exists(&*rt, "busybox")
             .await
             .unwrap());
-        assert!(!crate::networks::NetworkEngine::exists(&*rt, "podman")
+        // The default network always exists (it comes from containers.conf); others do not.
+        assert!(crate::networks::NetworkEngine::exists(&*rt, "podman")
+            .await
+            .unwrap());
+        assert!(!crate::networks::NetworkEngine::exists(&*rt, "nonesuch")
             .await
             .unwrap());
         assert!(!crate::volumes::VolumeEngine::exists(&*rt, "v")

@@ -15,6 +15,7 @@ use crate::containers::exec::ExecConfig;
 use crate::containers::lifecycle::ContainerRecord;
 use crate::containers::ContainerStatus;
 use crate::error::{Error, Result};
+use crate::json::field;
 use crate::runtime::Runtime;
 
 /// One run of the check.
@@ -51,18 +52,6 @@ fn dur(v: &Value, default: Duration) -> Duration {
         Some(n) if n > 0 => Duration::from_nanos(n as u64),
         _ => default,
     }
-}
-
-fn field<'a>(v: &'a Value, k: &str) -> &'a Value {
-    v.get(k)
-        .or_else(|| {
-            v.as_object().and_then(|m| {
-                m.iter()
-                    .find(|(x, _)| x.eq_ignore_ascii_case(k))
-                    .map(|(_, y)| y)
-            })
-        })
-        .unwrap_or(&Value::Null)
 }
 
 /// The check of a container: its own config first, else the image's; `None` when there is
