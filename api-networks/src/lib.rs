@@ -22,6 +22,10 @@ pub fn router() -> Router<AppState> {
         .route("/networks/create", post(create_compat))
         .route("/networks/prune", post(prune))
         .route("/networks/{name}", get(inspect).delete(remove))
+        .route("/networks/{name}/connect", post(connect))
+        .route("/networks/{name}/disconnect", post(disconnect))
+        .route("/libpod/networks/{name}/connect", post(connect))
+        .route("/libpod/networks/{name}/disconnect", post(disconnect))
         .route("/libpod/networks/json", get(list))
         .route("/libpod/networks/create", post(create_libpod))
         .route("/libpod/networks/prune", post(prune))
@@ -388,4 +392,60 @@ async fn prune(
     } else {
         json!({"NetworksDeleted": gone})
     }))
+}
+
+/// `POST /networks/{name}/connect`: Docker's `{Container, EndpointConfig}` or libpod's
+/// `{container, aliases, static_ips, static_mac, interface_name}`.
+async fn connect(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(v): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let container = s(field(&v, "Container"));
+    if container.is_empty() {
+        return Err(ApiError::bad_request("a container is required"));
+    }
+    let ep = field(&v, "EndpointConfig");
+    let list = |x: &Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut att = engine::containers::config::NetAttach {
+        aliases: list(field(&v, "aliases")),
+        static_ips: list(field(&v, "static_ips")),
+        static_mac: Some(s(field(&v, "static_mac"))).filter(|m| !m.is_empty()),
+        interface_name: Some(s(field(&v, "interface_name"))).filter(|m| !m.is_empty()),
+    };
+    if ep.is_object() {
+        att.aliases.extend(list(field(ep, "Aliases")));
+        let ip = s(field(field(ep, "IPAMConfig"), "IPv4Address"));
+        if !ip.is_empty() {
+            att.static_ips.push(ip);
+        }
+        let mac = s(field(ep, "MacAddress"));
+        if !mac.is_empty() {
+            att.static_mac = Some(mac);
+        }
+    }
+    st.networks.connect(&name, &container, att).await?;
+    Ok((StatusCode::OK, "OK").into_response())
+}
+
+/// `POST /networks/{name}/disconnect` with `{Container, Force}`.
+async fn disconnect(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(v): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let container = s(field(&v, "Container"));
+    if container.is_empty() {
+        return Err(ApiError::bad_request("a container is required"));
+    }
+    st.networks.disconnect(&name, &container).await?;
+    Ok((StatusCode::OK, "OK").into_response())
 }

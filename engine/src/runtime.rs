@@ -740,6 +740,19 @@ impl crate::networks::NetworkEngine for Runtime {
         self.network_remove(name_or_id, force).await
     }
 
+    async fn connect(
+        &self,
+        net: &str,
+        container: &str,
+        att: crate::containers::config::NetAttach,
+    ) -> Result<()> {
+        self.network_connect(net, container, att).await
+    }
+
+    async fn disconnect(&self, net: &str, container: &str) -> Result<()> {
+        self.network_disconnect(net, container).await
+    }
+
     async fn containers(
         &self,
         net: &crate::networks::netavark::Network,

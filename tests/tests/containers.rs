@@ -799,6 +799,19 @@ async fn user_network_with_name_resolution() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(got.contains("from-srv"), "{got}");
+    // A running container on the default network joins the user network, then leaves it.
+    ok(
+        &d,
+        &["run", "-d", "--name", "cli", "busybox", "sleep", "300"],
+    )
+    .await;
+    ok(&d, &["network", "connect", &net, "cli"]).await;
+    let out = ok(&d, &["exec", "cli", "wget", "-qO-", "http://srv/x"]).await;
+    assert!(out.contains("from-srv"), "{out}");
+    ok(&d, &["network", "disconnect", &net, "cli"]).await;
+    let out = ok(&d, &["exec", "cli", "ip", "addr"]).await;
+    assert!(!out.contains("eth1"), "{out}");
+    ok(&d, &["rm", "-f", "cli"]).await;
     let (okr, out) = docker(&d, &["network", "rm", &net]).await;
     assert!(!okr && out.contains("being used"), "{out}");
     ok(&d, &["rm", "-f", "srv"]).await;

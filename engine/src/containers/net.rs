@@ -419,3 +419,142 @@ impl BridgeKeepers {
         }
     }
 }
+
+impl Runtime {
+    /// Connects a container to a network: recorded in its config, and plumbed at once when
+    /// it runs (its own interface `ethN` in the container's namespace).
+    pub async fn network_connect(
+        &self,
+        net_name: &str,
+        ctr: &str,
+        mut att: crate::containers::config::NetAttach,
+    ) -> Result<()> {
+        let net = self.network_def(net_name).await?;
+        let rec = self.container_record(ctr).await?;
+        let lock = self.ctr_state_lock(&rec.id);
+        let _g = lock.lock().await;
+        let mut rec = self.container_record(&rec.id).await?;
+        if rec.config.net != NetMode::Bridge {
+            return Err(Error::InvalidArg(format!(
+                "container {} is not in bridge network mode: invalid argument",
+                rec.id
+            )));
+        }
+        if rec.config.networks.is_empty() {
+            let default = self.default_network_name();
+            rec.config.networks.insert(
+                default,
+                crate::containers::config::NetAttach {
+                    interface_name: Some("eth0".into()),
+                    ..Default::default()
+                },
+            );
+        }
+        if rec.config.networks.contains_key(&net.name) {
+            return Err(Error::Exists(format!(
+                "container {} is already connected to network {}",
+                rec.id, net.name
+            )));
+        }
+        if att.interface_name.is_none() {
+            let used: Vec<String> = rec
+                .config
+                .networks
+                .values()
+                .filter_map(|a| a.interface_name.clone())
+                .collect();
+            att.interface_name = (0..)
+                .map(|i| format!("eth{i}"))
+                .find(|n| !used.contains(n) && rec.network_status.get(n).is_none());
+        }
+        rec.config.networks.insert(net.name.clone(), att);
+        if let (true, Some(ns)) = (rec.is_running(), rec.netns.clone()) {
+            let mut opts = self.network_options(&rec).await?;
+            opts.networks.retain(|k, _| *k == net.name);
+            opts.network_info.retain(|k, _| *k == net.name);
+            let nv = self.netavark()?;
+            let status = tokio::task::spawn_blocking(move || nv.setup(Path::new(&ns), &opts))
+                .await
+                .map_err(|e| Error::Internal(format!("network connect: {e}")))??;
+            let mut all = rec.network_status.as_object().cloned().unwrap_or_default();
+            for (k, v) in status {
+                all.insert(
+                    k,
+                    serde_json::to_value(v).map_err(|e| Error::Internal(e.to_string()))?,
+                );
+            }
+            rec.network_status = serde_json::Value::Object(all);
+            // A DNS-enabled network's resolver goes first in the container's resolv.conf
+            // (the bind-mounted file is rewritten in place).
+            if let Some(gw) = net
+                .subnets
+                .iter()
+                .find(|s| !s.subnet.contains(':'))
+                .and_then(|s| s.gateway.clone())
+                .filter(|_| net.dns_enabled && rec.config.dns.is_empty())
+            {
+                let path = self.ctr_paths(&rec.id).bundle.join("resolv.conf");
+                let old = std::fs::read_to_string(&path).unwrap_or_default();
+                if !old.lines().any(|l| l.trim() == format!("nameserver {gw}")) {
+                    let mut text = format!("nameserver {gw}\n");
+                    if !old.contains("dns.podman") {
+                        text.push_str("search dns.podman\n");
+                    }
+                    text.push_str(&old);
+                    let _ = std::fs::write(&path, text);
+                }
+            }
+        }
+        self.save_record(&rec).await?;
+        self.emit_container("network_connect", &rec, &[("network", net.name.clone())]);
+        Ok(())
+    }
+
+    /// Disconnects a container from a network (torn down at once when it runs).
+    pub async fn network_disconnect(&self, net_name: &str, ctr: &str) -> Result<()> {
+        let net = self.network_def(net_name).await?;
+        let rec = self.container_record(ctr).await?;
+        let lock = self.ctr_state_lock(&rec.id);
+        let _g = lock.lock().await;
+        let mut rec = self.container_record(&rec.id).await?;
+        let default = self.default_network_name();
+        let on = rec.config.networks.contains_key(&net.name)
+            || (rec.config.networks.is_empty()
+                && net.name == default
+                && rec.config.net == NetMode::Bridge);
+        if !on {
+            return Err(Error::InvalidArg(format!(
+                "container {} is not connected to network {}: invalid argument",
+                rec.id, net.name
+            )));
+        }
+        if rec.config.networks.is_empty() {
+            rec.config.networks.insert(default, Default::default());
+        }
+        if let (true, Some(ns)) = (rec.is_running(), rec.netns.clone()) {
+            let mut opts = self.network_options(&rec).await?;
+            opts.networks.retain(|k, _| *k == net.name);
+            opts.network_info.retain(|k, _| *k == net.name);
+            let nv = self.netavark()?;
+            let _ = tokio::task::spawn_blocking(move || nv.teardown(Path::new(&ns), &opts)).await;
+            if let Some(m) = rec.network_status.as_object_mut() {
+                m.remove(&net.name);
+            }
+        }
+        rec.config.networks.remove(&net.name);
+        if rec.config.networks.is_empty() {
+            // Bridge mode with no network left: only loopback, like `--network none`.
+            rec.config.net = NetMode::None;
+        }
+        let (id, n) = (rec.id.clone(), net.name.clone());
+        self.db()
+            .write(move |tx| {
+                crate::networks::netavark::release(tx, &n, &id)?;
+                Ok(())
+            })
+            .await?;
+        self.save_record(&rec).await?;
+        self.emit_container("network_disconnect", &rec, &[("network", net.name.clone())]);
+        Ok(())
+    }
+}

@@ -21,6 +21,15 @@ pub trait NetworkEngine: Send + Sync {
     async fn create(&self, req: manage::NetworkCreate) -> Result<netavark::Network>;
     /// Removes one (`force` removes its containers).
     async fn remove(&self, name_or_id: &str, force: bool) -> Result<netavark::Network>;
+    /// Connects a container to a network.
+    async fn connect(
+        &self,
+        net: &str,
+        container: &str,
+        att: crate::containers::config::NetAttach,
+    ) -> Result<()>;
+    /// Disconnects a container from a network.
+    async fn disconnect(&self, net: &str, container: &str) -> Result<()>;
     /// The containers on a network.
     async fn containers(
         &self,
