@@ -261,6 +261,18 @@ impl Runtime {
         self.ctr_state().lock_for(id)
     }
 
+    /// A container's record read under its lock (re-read after the lock is held, so it is
+    /// current); the guard keeps the lock.
+    pub(crate) async fn lock_record(
+        &self,
+        name_or_id: &str,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, ContainerRecord)> {
+        let id = self.container_record(name_or_id).await?.id;
+        let g = self.ctr_state().lock_for(&id).lock_owned().await;
+        let rec = self.container_record(&id).await?;
+        Ok((g, rec))
+    }
+
     /// Subscribes to container state changes.
     pub fn subscribe_containers(&self) -> broadcast::Receiver<StateChange> {
         self.ctr_state().changes.subscribe()
@@ -570,10 +582,7 @@ impl Runtime {
     /// `init`: prepares a configured or exited container (rootfs, network, conmon, `runc
     /// create`). `NotModified` when it is already created or running.
     pub async fn init_container(&self, name_or_id: &str) -> Result<ContainerRecord> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         match rec.status {
             ContainerStatus::Created | ContainerStatus::Running | ContainerStatus::Paused => {
                 return Err(Error::NotModified(format!(
@@ -819,10 +828,7 @@ impl Runtime {
     /// Starts a container (initializing it first when needed) and watches it until it exits.
     /// `NotModified` when it is already running.
     pub async fn start_container(&self, name_or_id: &str) -> Result<ContainerRecord> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         self.start_locked(&mut rec).await?;
         Ok(rec)
     }
@@ -1046,10 +1052,7 @@ impl Runtime {
 
     /// Sends a signal to the container's process.
     pub async fn kill_container(&self, name_or_id: &str, signal: i32) -> Result<ContainerRecord> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (g, mut rec) = self.lock_record(name_or_id).await?;
         if !rec.is_running() {
             return Err(Error::InvalidState(format!(
                 "can only kill running containers. {} is in state {}: container state improper",
@@ -1074,11 +1077,8 @@ impl Runtime {
     /// Stops: the stop signal, then SIGKILL after `timeout` seconds; returns once the exit is
     /// recorded. `NotModified` when it is not running.
     pub async fn stop_container(&self, name_or_id: &str, timeout: Option<u32>) -> Result<()> {
-        let rec = self.container_record(name_or_id).await?;
         let mut rx = self.subscribe_containers();
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (g, mut rec) = self.lock_record(name_or_id).await?;
         if !rec.is_running() {
             if rec.status == ContainerStatus::Created {
                 // Initialized but never started: tear the runtime side down.
@@ -1199,10 +1199,7 @@ impl Runtime {
     }
 
     async fn freeze(&self, name_or_id: &str, pause: bool) -> Result<()> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         let (want, verb) = if pause {
             (ContainerStatus::Running, "pause")
         } else {
@@ -1237,10 +1234,7 @@ impl Runtime {
     /// Renames.
     pub async fn rename_container(&self, name_or_id: &str, new_name: &str) -> Result<()> {
         let new_name = check_name(new_name)?;
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         if rec.name == new_name {
             return Ok(());
         }
@@ -1273,10 +1267,7 @@ impl Runtime {
         resources: Option<config::Resources>,
         restart: Option<config::RestartPolicy>,
     ) -> Result<()> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         if let Some(r) = restart {
             r.validate()?;
             if rec.config.auto_remove && !matches!(r.name.as_str(), "" | "no") {
@@ -1331,10 +1322,7 @@ impl Runtime {
 
     /// Mounts the rootfs (kept until `unmount`); returns the path.
     pub async fn mount_container(&self, name_or_id: &str) -> Result<PathBuf> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         let merged = self.mount_rootfs(&rec).await?;
         rec.mount_count += 1;
         self.save_record(&rec).await?;
@@ -1344,10 +1332,7 @@ impl Runtime {
 
     /// Undoes `mount` (the rootfs stays while the container runs).
     pub async fn unmount_container(&self, name_or_id: &str) -> Result<()> {
-        let rec = self.container_record(name_or_id).await?;
-        let lock = self.ctr_state().lock_for(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(name_or_id).await?;
         rec.mount_count = rec.mount_count.saturating_sub(1);
         if rec.mount_count == 0 && !rec.is_running() && rec.status != ContainerStatus::Created {
             let m = self.ctr_paths(&rec.id).merged();

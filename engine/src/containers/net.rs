@@ -430,10 +430,7 @@ impl Runtime {
         mut att: crate::containers::config::NetAttach,
     ) -> Result<()> {
         let net = self.network_def(net_name).await?;
-        let rec = self.container_record(ctr).await?;
-        let lock = self.ctr_state_lock(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(ctr).await?;
         if rec.config.net != NetMode::Bridge {
             return Err(Error::InvalidArg(format!(
                 "container {} is not in bridge network mode: invalid argument",
@@ -513,10 +510,7 @@ impl Runtime {
     /// Disconnects a container from a network (torn down at once when it runs).
     pub async fn network_disconnect(&self, net_name: &str, ctr: &str) -> Result<()> {
         let net = self.network_def(net_name).await?;
-        let rec = self.container_record(ctr).await?;
-        let lock = self.ctr_state_lock(&rec.id);
-        let _g = lock.lock().await;
-        let mut rec = self.container_record(&rec.id).await?;
+        let (_g, mut rec) = self.lock_record(ctr).await?;
         let default = self.default_network_name();
         let on = rec.config.networks.contains_key(&net.name)
             || (rec.config.networks.is_empty()
