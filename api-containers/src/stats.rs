@@ -259,16 +259,7 @@ pub(crate) async fn top(
 ) -> ApiResult<Json<Value>> {
     let _ = q.bool_or("stream", false)?;
     let args = q.all("ps_args").join(" ");
-    let t = match st.containers.top(&name, &args, ver.libpod).await {
-        Ok(t) => t,
-        Err(engine::Error::Internal(m)) => {
-            return Err(ApiError::with_cause(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                m.clone(),
-                m,
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // A failing `ps` is an engine `Internal` error: 500 with its text as the cause.
+    let t = st.containers.top(&name, &args, ver.libpod).await?;
     Ok(Json(json!({"Titles": t.titles, "Processes": t.processes})))
 }
