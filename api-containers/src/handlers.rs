@@ -45,7 +45,7 @@ pub(crate) async fn list(
         if !matches_filters(r, &f, &records, &default_net)? {
             continue;
         }
-        let ctx = Ctx::for_record(&st, r, false).await;
+        let ctx = Ctx::for_record(&st, r, false, &default_net).await;
         out.push(if ver.libpod {
             libpod_list_entry(r, &ctx)
         } else {

@@ -27,7 +27,14 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) async fn for_record(st: &AppState, r: &ContainerRecord, layers: bool) -> Ctx {
+    /// `default_net`: the default network's name (callers rendering many records look it up
+    /// once).
+    pub(crate) async fn for_record(
+        st: &AppState,
+        r: &ContainerRecord,
+        layers: bool,
+        default_net: &str,
+    ) -> Ctx {
         let paths = st.containers.paths(&r.id);
         let lowers = if layers {
             match st.images.lookup_image(&r.image_id).await {
@@ -64,7 +71,7 @@ impl Ctx {
             })
             .collect();
         Ctx {
-            default_net: st.containers.default_network().name,
+            default_net: default_net.to_string(),
             bundle: paths.bundle.display().to_string(),
             storage: paths.storage.display().to_string(),
             lowers,
@@ -480,7 +487,7 @@ pub(crate) async fn inspect(
 ) -> ApiResult<Json<Value>> {
     let _ = q.bool_or("size", false)?;
     let r = st.containers.inspect(&name).await?;
-    let ctx = Ctx::for_record(&st, &r, true).await;
+    let ctx = Ctx::for_record(&st, &r, true, &st.containers.default_network().name).await;
     Ok(Json(inspect_doc(&r, &ctx, ver.libpod)))
 }
 
