@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use engine::containers::config::{
-    self, ContainerConfig, Device, Mount, NetAttach, NetMode, PortMapping, Resources, RestartPolicy,
+    self, ContainerConfig, Device, Mount, NetAttach, NetMode, PortMapping, Resources,
+    RestartPolicy, SecretRef,
 };
 use engine::containers::lifecycle::ContainerCreate;
 use serde_json::{json, Value};
@@ -462,6 +463,90 @@ async fn created(st: &AppState, req: ContainerCreate) -> ApiResult<Response> {
         .into_response())
 }
 
+/// A SpecGenerator `uint32` field (`UID`, `GID`, `Mode` of a secret); absent or null gives
+/// `default`.
+fn u32_field(v: &Value, key: &str, default: u32) -> ApiResult<u32> {
+    let x = field(v, key);
+    if x.is_null() {
+        return Ok(default);
+    }
+    x.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            bad(format!(
+                "Decode(): json: cannot unmarshal {x} into Go struct field Secret.secrets.{key} of type uint32"
+            ))
+        })
+}
+
+/// The SpecGenerator's `secrets` (`[{Source, Target, UID, GID, Mode}]`, mode 0444 when
+/// absent) and `secret_env` (variable → secret name or ID).
+fn libpod_secrets(sg: &Value) -> ApiResult<(Vec<SecretRef>, BTreeMap<String, String>)> {
+    let mut secrets = Vec::new();
+    match field(sg, "secrets") {
+        Value::Null => {}
+        Value::Array(a) => {
+            for x in a {
+                if !x.is_object() {
+                    return Err(bad(
+                        "Decode(): json: cannot unmarshal secrets into Go struct field SpecGenerator.secrets of type specgen.Secret",
+                    ));
+                }
+                let source = s(field(x, "Source"));
+                if source.is_empty() {
+                    return Err(bad("secret source must not be empty"));
+                }
+                secrets.push(SecretRef {
+                    source,
+                    target: s(field(x, "Target")),
+                    uid: u32_field(x, "UID", 0)?,
+                    gid: u32_field(x, "GID", 0)?,
+                    mode: u32_field(x, "Mode", 0o444)?,
+                });
+            }
+        }
+        _ => {
+            return Err(bad(
+                "Decode(): json: cannot unmarshal secrets into Go struct field SpecGenerator.secrets of type []specgen.Secret",
+            ))
+        }
+    }
+    let mut env = BTreeMap::new();
+    match field(sg, "secret_env") {
+        Value::Null => {}
+        Value::Object(m) => {
+            for (k, v) in m {
+                let Some(name) = v.as_str() else {
+                    return Err(bad(format!(
+                        "Decode(): json: cannot unmarshal {v} into Go struct field SpecGenerator.secret_env of type string"
+                    )));
+                };
+                env.insert(k.clone(), name.to_string());
+            }
+        }
+        _ => {
+            return Err(bad(
+                "Decode(): json: cannot unmarshal secret_env into Go struct field SpecGenerator.secret_env of type map[string]string",
+            ))
+        }
+    }
+    Ok((secrets, env))
+}
+
+/// Checks that every secret the container uses exists (Podman fails the create with
+/// `no such secret` otherwise) and records each by its name, which later lookups use.
+async fn resolve_secrets(st: &AppState, c: &mut ContainerConfig) -> ApiResult<()> {
+    for r in &mut c.secrets {
+        let (rec, _) = st.secrets.inspect(&r.source, false).await?;
+        r.source = rec.name;
+    }
+    for source in c.secret_env.values_mut() {
+        let (rec, _) = st.secrets.inspect(source.as_str(), false).await?;
+        *source = rec.name;
+    }
+    Ok(())
+}
+
 fn ns_mode(v: &Value) -> (String, String) {
     (s(field(v, "nsmode")), s(field(v, "value")))
 }
@@ -651,6 +736,7 @@ pub(crate) fn libpod_config(sg: &Value) -> ApiResult<(String, Option<String>, Co
             c.net = NetMode::Bridge;
         }
     }
+    (c.secrets, c.secret_env) = libpod_secrets(sg)?;
     let name = Some(s(field(sg, "name"))).filter(|n| !n.is_empty());
     let img = if image.is_empty() { rootfs } else { image };
     Ok((img, name, c))
@@ -667,7 +753,8 @@ pub(crate) async fn libpod_create(State(st): State<AppState>, body: Bytes) -> Ap
     if !v.is_object() {
         return Err(bad("Decode(): the body must be a JSON object"));
     }
-    let (image, name, config) = libpod_config(&v)?;
+    let (image, name, mut config) = libpod_config(&v)?;
+    resolve_secrets(&st, &mut config).await?;
     created(
         &st,
         ContainerCreate {

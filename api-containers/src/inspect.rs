@@ -615,10 +615,14 @@ pub(crate) fn matches_filters(
             "id" => vals.iter().any(|v| r.id.starts_with(v.as_str())),
             "name" => vals.iter().any(|v| {
                 let v = v.trim_start_matches('/');
-                regex_like(v, &r.name)
+                api_core::query::name_matches(v, &r.name)
             }),
-            "label" => vals.iter().all(|v| label_match(&r.labels, v)),
-            "label!" => vals.iter().all(|v| !label_match(&r.labels, v)),
+            "label" => vals
+                .iter()
+                .all(|v| api_core::query::label_matches(&r.labels, v)),
+            "label!" => vals
+                .iter()
+                .all(|v| !api_core::query::label_matches(&r.labels, v)),
             "status" => {
                 let mut any = false;
                 for v in vals {
@@ -759,25 +763,4 @@ pub(crate) fn matches_filters(
         }
     }
     Ok(true)
-}
-
-/// `name` filters are regular expressions in Docker; podapid supports the common forms:
-/// `^x$`, prefixes with `^`, suffixes with `$`, otherwise a substring.
-fn regex_like(pat: &str, name: &str) -> bool {
-    let anchored_start = pat.starts_with('^');
-    let anchored_end = pat.ends_with('$') && !pat.ends_with("\\$");
-    let core = pat.trim_start_matches('^').trim_end_matches('$');
-    match (anchored_start, anchored_end) {
-        (true, true) => name == core,
-        (true, false) => name.starts_with(core),
-        (false, true) => name.ends_with(core),
-        (false, false) => name.contains(core),
-    }
-}
-
-fn label_match(labels: &BTreeMap<String, String>, f: &str) -> bool {
-    match f.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(f),
-    }
 }

@@ -112,8 +112,13 @@ impl From<engine::Error> for ApiError {
             | E::NoSuchSecret(_)
             | E::NoSuchExecSession(_)
             | E::NotFound(_) => StatusCode::NOT_FOUND,
-            E::NameInUse(..) | E::Exists(_) | E::InvalidState(_) => StatusCode::CONFLICT,
+            E::NameInUse(..)
+            | E::Exists(_)
+            | E::VolumeExists(_)
+            | E::VolumeInUse(..)
+            | E::InvalidState(_) => StatusCode::CONFLICT,
             E::InvalidArg(_) => StatusCode::BAD_REQUEST,
+            E::NetworkConnected(_) => StatusCode::FORBIDDEN,
             E::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             E::NotModified(_) => StatusCode::NOT_MODIFIED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use crate::error::ApiError;
 
 /// A JSON body; malformed JSON answers 400 with the envelope.
+///
+/// Only the first JSON value is decoded (what follows is ignored, as Go's decoder does).
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
 
@@ -21,9 +23,16 @@ where
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiError::bad_request(format!("Decode(): {e}")))
+        // Like Go's `json.Decoder`, which Podman's handlers use: the first value counts,
+        // whatever follows it is not read.
+        match serde_json::Deserializer::from_slice(&bytes)
+            .into_iter::<T>()
+            .next()
+        {
+            Some(Ok(v)) => Ok(ApiJson(v)),
+            Some(Err(e)) => Err(ApiError::bad_request(format!("Decode(): {e}"))),
+            None => Err(ApiError::bad_request("Decode(): EOF")),
+        }
     }
 }
 

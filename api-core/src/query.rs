@@ -119,6 +119,23 @@ impl Query {
     }
 }
 
+/// A `name` filter value against a name: a regular expression, unanchored (Go's
+/// `regexp.MatchString`); a value that is not a valid expression matches as a substring.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(name),
+        Err(_) => name.contains(pattern),
+    }
+}
+
+/// A `label` filter value (`key` or `key=value`) against labels.
+pub fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> bool {
+    match filter.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(filter),
+    }
+}
+
 /// Describes a JSON syntax error the way Go's `encoding/json` does (clients and Podman's
 /// tests read the `cause`).
 pub fn go_json_error(e: &serde_json::Error, input: &str) -> String {

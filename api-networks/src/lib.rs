@@ -1,9 +1,10 @@
 //! The networks routes of both API trees: create, list (filters), inspect, remove, prune,
-//! exists, in Docker's and libpod's shapes (connect/disconnect and `update` arrive with the
-//! rest of #6).
+//! exists, connect, disconnect, and libpod's `update` (DNS servers), in Docker's and libpod's
+//! shapes.
 
 use std::collections::BTreeMap;
 
+use api_core::query::label_matches;
 use api_core::{ApiError, ApiJson, ApiPath, ApiResult, ApiVersion, AppState, Query};
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/networks/prune", post(prune))
         .route("/libpod/networks/{name}/json", get(inspect))
         .route("/libpod/networks/{name}/exists", get(exists))
+        .route("/libpod/networks/{name}/update", post(update))
         .route(
             "/libpod/networks/{name}",
             get(inspect).merge(delete(remove)),
@@ -115,14 +117,8 @@ fn matches(
             "name" => vals.iter().any(|v| n.name.contains(v.as_str())),
             "id" => vals.iter().any(|v| n.id.starts_with(v.as_str())),
             "driver" => vals.contains(&n.driver),
-            "label" => vals.iter().all(|v| match v.split_once('=') {
-                Some((a, b)) => n.labels.get(a).is_some_and(|x| x == b),
-                None => n.labels.contains_key(v),
-            }),
-            "label!" => vals.iter().all(|v| match v.split_once('=') {
-                Some((a, b)) => n.labels.get(a).is_none_or(|x| x != b),
-                None => !n.labels.contains_key(v),
-            }),
+            "label" => vals.iter().all(|v| label_matches(&n.labels, v)),
+            "label!" => vals.iter().all(|v| !label_matches(&n.labels, v)),
             "type" => vals.iter().any(|v| match v.as_str() {
                 "builtin" => n.name == default,
                 "custom" => n.name != default,
@@ -448,4 +444,34 @@ async fn disconnect(
     }
     st.networks.disconnect(&name, &container).await?;
     Ok((StatusCode::OK, "OK").into_response())
+}
+
+/// `POST /libpod/networks/{name}/update`: `{adddnsservers, removednsservers}`.
+async fn update(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(v): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let list = |k: &str| -> ApiResult<Vec<String>> {
+        match field(&v, k) {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| {
+                    x.as_str().map(String::from).ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "failed to decode request JSON payload: {k} must be a list of strings"
+                        ))
+                    })
+                })
+                .collect(),
+            _ => Err(ApiError::bad_request(format!(
+                "failed to decode request JSON payload: {k} must be a list of strings"
+            ))),
+        }
+    };
+    st.networks
+        .update(&name, list("adddnsservers")?, list("removednsservers")?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use engine::events::{Event, EventType};
+use engine::secrets::SecretRecord;
 use engine::system::{self, HostInfo, ToolInfo};
 
 use crate::types::*;
@@ -447,5 +448,54 @@ pub(crate) fn event_message(e: &Event, compat: bool) -> EventMessage {
             .get("health_status")
             .cloned()
             .unwrap_or_default(),
+    }
+}
+
+/// A time as Go's `time.Time` marshals to JSON (RFC 3339, trailing zeros of the fraction
+/// dropped).
+fn go_time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    let s = t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let body = s.strip_suffix('Z').unwrap_or(&s);
+    format!("{}Z", body.trim_end_matches('0').trim_end_matches('.'))
+}
+
+fn secret_report(
+    r: &SecretRecord,
+    updated_at: &chrono::DateTime<chrono::Utc>,
+    labels: Option<BTreeMap<String, String>>,
+    data: Option<&[u8]>,
+) -> SecretInfoReport {
+    SecretInfoReport {
+        id: r.id.clone(),
+        created_at: go_time(&r.created_at),
+        updated_at: go_time(updated_at),
+        spec: SecretSpec {
+            name: r.name.clone(),
+            driver: SecretDriverSpec {
+                name: r.driver.clone(),
+                options: r.driver_options.clone(),
+            },
+            labels,
+        },
+        secret_data: data.map(|d| String::from_utf8_lossy(d).into_owned()),
+    }
+}
+
+/// A secret in a list: Podman 4.9.5 shows no labels there and repeats the creation time
+/// as `UpdatedAt`.
+pub(crate) fn secret_listed(r: &SecretRecord) -> SecretInfoReport {
+    secret_report(r, &r.created_at, None, None)
+}
+
+/// A secret as inspected, with its bytes when they were asked for.
+pub(crate) fn secret_inspected(r: &SecretRecord, data: Option<&[u8]>) -> SecretInfoReport {
+    secret_report(r, &r.updated_at, Some(r.labels.clone()), data)
+}
+
+/// Docker's shape: the libpod report plus `Version.Index` 1.
+pub(crate) fn secret_compat(report: SecretInfoReport) -> SecretInfoReportCompat {
+    SecretInfoReportCompat {
+        report,
+        version: SecretVersion { index: 1 },
     }
 }

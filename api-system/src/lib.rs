@@ -1,14 +1,16 @@
-//! System routes: `_ping`, version, info and events of both API trees.
+//! System routes: `_ping`, version, info and events of both API trees, and the secret
+//! routes (placed here for lack of a crate of their own).
 //!
 //! Handlers decode, make one engine call and convert; wire types are in `types`, conversions
 //! in `convert`.
 
 mod convert;
 mod handlers;
+mod secrets;
 pub mod types;
 
 use api_core::AppState;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 /// The system router fragment (always part of the daemon).
@@ -26,4 +28,27 @@ pub fn router() -> Router<AppState> {
         // SystemEvents: GET /events -> 200 JSON lines of EventMessage
         .route("/events", get(handlers::events))
         .route("/libpod/events", get(handlers::events))
+        // SecretList: GET /secrets, /libpod/secrets/json -> 200 [SecretInfoReport(Compat)] | 400
+        .route("/secrets", get(secrets::list))
+        .route("/libpod/secrets/json", get(secrets::list))
+        // SecretCreate: POST /secrets/create (JSON, base64 Data) -> 200 SecretCreateReport | 409
+        .route("/secrets/create", post(secrets::create_compat))
+        // SecretCreateLibpod: POST /libpod/secrets/create?name= (raw data) -> 200 | 409
+        .route("/libpod/secrets/create", post(secrets::create_libpod))
+        // SecretInspect: GET /secrets/{name} -> 200 SecretInfoReportCompat | 404;
+        // SecretDelete: DELETE /v{version}/secrets/{name} -> 204 | 404 (bare path: 503)
+        .route(
+            "/secrets/{name}",
+            get(secrets::inspect).delete(secrets::remove_compat),
+        )
+        // SecretDelete (bare path only): DELETE /secret/{name} -> 204 | 404
+        .route("/secret/{name}", delete(secrets::remove_singular))
+        // SecretUpdate: POST /secrets/{name}/update -> 501
+        .route("/secrets/{name}/update", post(secrets::update))
+        // SecretInspectLibpod: GET /libpod/secrets/{name}/json -> 200 SecretInfoReport | 404
+        .route("/libpod/secrets/{name}/json", get(secrets::inspect))
+        // SecretExistsLibpod: GET /libpod/secrets/{name}/exists -> 204 | 404
+        .route("/libpod/secrets/{name}/exists", get(secrets::exists))
+        // SecretDeleteLibpod: DELETE /libpod/secrets/{name} -> 204 | 404
+        .route("/libpod/secrets/{name}", delete(secrets::remove))
 }

@@ -400,3 +400,60 @@ pub struct EventActor {
     #[serde(rename = "Attributes")]
     pub attributes: BTreeMap<String, String>,
 }
+
+/// `SecretDriverSpec`: the driver keeping a secret's bytes and its options.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretDriverSpec {
+    pub name: String,
+    pub options: BTreeMap<String, String>,
+}
+
+/// `SecretSpec`: a secret's name, driver and labels.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretSpec {
+    pub name: String,
+    pub driver: SecretDriverSpec,
+    /// `null` in lists (Podman leaves labels out there), a map on inspect.
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `SecretInfoReport`: a secret as libpod lists and inspects it.
+#[derive(Debug, Serialize)]
+pub struct SecretInfoReport {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "CreatedAt")]
+    pub created_at: String,
+    #[serde(rename = "UpdatedAt")]
+    pub updated_at: String,
+    #[serde(rename = "Spec")]
+    pub spec: SecretSpec,
+    /// The secret's bytes, only when `showsecret` was asked for.
+    #[serde(rename = "SecretData", skip_serializing_if = "Option::is_none")]
+    pub secret_data: Option<String>,
+}
+
+/// `SecretVersion`: always index 1, secrets cannot be updated.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SecretVersion {
+    pub index: u64,
+}
+
+/// `SecretInfoReportCompat`: the libpod report plus Docker's `Version`.
+#[derive(Debug, Serialize)]
+pub struct SecretInfoReportCompat {
+    #[serde(flatten)]
+    pub report: SecretInfoReport,
+    #[serde(rename = "Version")]
+    pub version: SecretVersion,
+}
+
+/// `SecretCreateReport`: the ID of a new secret (both trees).
+#[derive(Debug, Serialize)]
+pub struct SecretCreateReport {
+    #[serde(rename = "ID")]
+    pub id: String,
+}

@@ -25,6 +25,12 @@ pub enum Error {
     NameInUse(String, String),
     #[error("{0}: already exists")]
     Exists(String),
+    #[error("{0}: network is already connected")]
+    NetworkConnected(String),
+    #[error("volume with name {0} already exists: volume already exists")]
+    VolumeExists(String),
+    #[error("volume {0} is being used by the following container(s): {1}: volume is being used")]
+    VolumeInUse(String, String),
     #[error("{0}")]
     InvalidArg(String),
     #[error("{0}")]
@@ -80,6 +86,9 @@ impl Error {
             Error::NoSuchExecSession(_) => "no such exec session".into(),
             Error::NameInUse(..) => "that name is already in use".into(),
             Error::Exists(_) => "already exists".into(),
+            Error::VolumeExists(_) => "volume already exists".into(),
+            Error::NetworkConnected(_) => "network is already connected".into(),
+            Error::VolumeInUse(..) => "volume is being used".into(),
             Error::Io { source, .. } => source.to_string(),
             Error::NotFound(_) => "no such file or directory".into(),
             Error::InvalidState(m) | Error::InvalidArg(m) | Error::NotModified(m) => {
@@ -90,6 +99,8 @@ impl Error {
                     "no such container",
                     "container is stopped",
                     "not found",
+                    "invalid secret name",
+                    "secret is ambiguous",
                 ];
                 KNOWN
                     .iter()

@@ -759,24 +759,58 @@ impl crate::networks::NetworkEngine for Runtime {
     ) -> Result<Vec<ContainerRecord>> {
         self.network_containers(net).await
     }
-}
 
-#[async_trait]
-impl crate::volumes::VolumeEngine for Runtime {
-    async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        self.row_exists("SELECT COUNT(*) FROM volumes WHERE name = ?1", name_or_id)
-            .await
+    async fn update(&self, name_or_id: &str, add: Vec<String>, remove: Vec<String>) -> Result<()> {
+        self.network_update(name_or_id, add, remove).await
     }
 }
 
 #[async_trait]
 impl crate::secrets::SecretEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
-        self.row_exists(
-            "SELECT COUNT(*) FROM secrets WHERE name = ?1 OR id = ?1",
-            name_or_id,
-        )
-        .await
+        // An exact name or ID needs no prefix resolution.
+        if self
+            .row_exists(
+                "SELECT COUNT(*) FROM secrets WHERE name = ?1 OR id = ?1",
+                name_or_id,
+            )
+            .await?
+        {
+            return Ok(true);
+        }
+        self.secret_exists(name_or_id).await
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        data: Vec<u8>,
+        opts: crate::secrets::SecretCreateOptions,
+    ) -> Result<String> {
+        self.secret_create(name, data, opts).await
+    }
+
+    async fn list(
+        &self,
+        filters: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<crate::secrets::SecretRecord>> {
+        self.secret_list(filters).await
+    }
+
+    async fn inspect(
+        &self,
+        name_or_id: &str,
+        show_secret: bool,
+    ) -> Result<(crate::secrets::SecretRecord, Option<Vec<u8>>)> {
+        self.secret_inspect(name_or_id, show_secret).await
+    }
+
+    async fn remove(&self, name_or_id: &str) -> Result<String> {
+        self.secret_remove(name_or_id).await
+    }
+
+    async fn remove_all(&self) -> Result<Vec<String>> {
+        self.secret_remove_all().await
     }
 }
 

@@ -111,6 +111,32 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+/// A secret mounted into the container as a file (libpod's `--secret`): the bytes of
+/// secret `source` appear at `/run/secrets/<target>` (`target` defaults to the secret's
+/// name; an absolute target is used as is), owned by `uid`:`gid` with `mode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretRef {
+    /// The secret's name (resolved at create time).
+    pub source: String,
+    pub target: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+impl Default for SecretRef {
+    fn default() -> Self {
+        SecretRef {
+            source: String::new(),
+            target: String::new(),
+            uid: 0,
+            gid: 0,
+            mode: 0o444,
+        }
+    }
+}
+
 /// A device made available to the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -283,6 +309,12 @@ pub struct ContainerConfig {
     pub compat: bool,
     /// The raw name the image was asked by (`busybox`).
     pub raw_image_name: String,
+    /// Secrets mounted as files.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+    /// Environment variables set from secrets: variable name → secret name.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
 }
 
 /// Parses a signal name or number (`SIGTERM`, `TERM`, `15`) into its number.

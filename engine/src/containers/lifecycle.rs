@@ -398,6 +398,34 @@ impl Runtime {
                 cfg.networks.clear();
             }
         }
+        // `bridge` and `default` name the default network (podman's client sends
+        // `default` for `--network bridge`).
+        for alias in ["bridge", "default"] {
+            if let Some(att) = cfg.networks.remove(alias) {
+                cfg.networks
+                    .entry(self.default_network_name())
+                    .or_insert(att);
+            }
+        }
+        // Interface names are fixed at create (eth0, eth1, ... in network order), so a
+        // later connect or a restart never reuses one.
+        let unnamed: Vec<String> = cfg
+            .networks
+            .iter()
+            .filter(|(_, a)| a.interface_name.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in unnamed {
+            let used: Vec<String> = cfg
+                .networks
+                .values()
+                .filter_map(|a| a.interface_name.clone())
+                .collect();
+            let free = (0..).map(|i| format!("eth{i}")).find(|n| !used.contains(n));
+            if let Some(att) = cfg.networks.get_mut(&k) {
+                att.interface_name = free;
+            }
+        }
         if cfg.net != NetMode::Bridge && !cfg.networks.is_empty() {
             return Err(Error::InvalidArg(
                 "networks and static ip/mac address can only be used with Bridge mode networking"
@@ -575,6 +603,23 @@ impl Runtime {
                 }
             }
         }
+        // The volumes are used (and created when missing) from now on, as in Podman.
+        for m in rec.config.mounts.iter().filter(|m| m.kind == "volume") {
+            let anonymous = m.options.iter().any(|o| o == "anonymous");
+            if let Err(e) = self.use_volume(&rec.id, &m.source, anonymous).await {
+                let _ = self
+                    .remove_container(
+                        &rec.id,
+                        RemoveOptions {
+                            force: true,
+                            volumes: true,
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+                return Err(e);
+            }
+        }
         self.emit_container("create", &rec, &[]);
         Ok(rec)
     }
@@ -630,16 +675,31 @@ impl Runtime {
         // runs while the runtime creates the container.
         let mut plan = self.prepare_network(rec).await?;
         let network = plan.mode.clone();
-        let mounts = match self.container_mounts(rec).await {
+        let prepared = async {
+            let (mut mounts, first_uses) = self.container_mounts(rec).await?;
+            let (secret_mounts, secret_env) = self
+                .secret_files_and_env(
+                    &rec.config.secrets,
+                    &rec.config.secret_env,
+                    &paths.bundle.join("secrets"),
+                )
+                .await?;
+            mounts.extend(secret_mounts);
+            Ok::<_, Error>((mounts, first_uses, secret_env))
+        }
+        .await;
+        let (mounts, first_uses, secret_env) = match prepared {
             Ok(m) => m,
             Err(e) => {
                 if let Some(p) = plan.pending.take() {
                     let _ = p.await;
                 }
                 self.teardown_network(rec).await;
+                self.unmount_idle_volumes(rec).await;
                 return Err(e);
             }
         };
+        let first_used: Vec<String> = first_uses.iter().map(|f| f.volume.clone()).collect();
         let r2 = rec.clone();
         let (bundle, exits, storage) = (
             paths.bundle.clone(),
@@ -671,6 +731,9 @@ impl Runtime {
                 if !extra.contains(&gid) {
                     extra.push(gid);
                 }
+            }
+            for f in &first_uses {
+                f.apply(&dirs.merged, uid, gid)?;
             }
             let caps = spec::capabilities(
                 &conf.containers.default_capabilities,
@@ -719,7 +782,7 @@ impl Runtime {
             let input = RuntimeSpecInput {
                 process: spec::ProcessSpec {
                     args,
-                    env: r2.env.clone(),
+                    env: r2.env.iter().chain(&secret_env).cloned().collect(),
                     cwd: r2.cwd.clone(),
                     uid,
                     gid,
@@ -806,6 +869,7 @@ impl Runtime {
             Err(e) => {
                 let _ = rootfs::unmount(&paths.merged());
                 self.teardown_network(rec).await;
+                self.unmount_idle_volumes(rec).await;
                 rec.netns = None;
                 rec.error = e.to_string();
                 let _ = self.save_record(rec).await;
@@ -821,6 +885,9 @@ impl Runtime {
         rec.error.clear();
         rec.oom_killed = false;
         self.save_record(rec).await?;
+        if !first_used.is_empty() {
+            self.volumes_used(first_used).await?;
+        }
         self.emit_container("init", rec, &[]);
         Ok(())
     }
@@ -989,6 +1056,7 @@ impl Runtime {
             }
         })
         .await;
+        self.unmount_idle_volumes(rec).await;
     }
 
     /// Waits for a condition; returns the exit code.
@@ -1490,7 +1558,11 @@ impl Runtime {
             }
             let _ = std::fs::remove_file(paths.exits.join(&id2));
         });
-        let (_, ()) = tokio::join!(files, self.teardown_network(&rec));
+        let (_, (), ()) = tokio::join!(
+            files,
+            self.teardown_network(&rec),
+            self.unmount_idle_volumes(&rec)
+        );
         let id3 = rec.id.clone();
         let done = self
             .db()
@@ -1602,7 +1674,11 @@ impl Runtime {
     }
 
     /// Mount specs for the container's mounts and volumes.
-    async fn container_mounts(&self, rec: &ContainerRecord) -> Result<Vec<spec::MountSpec>> {
+    async fn container_mounts(
+        &self,
+        rec: &ContainerRecord,
+    ) -> Result<(Vec<spec::MountSpec>, Vec<crate::volumes::FirstUse>)> {
+        let mut first_uses = Vec::new();
         let mut out = Vec::new();
         for m in &rec.config.mounts {
             match m.kind.as_str() {
@@ -1664,7 +1740,10 @@ impl Runtime {
                     });
                 }
                 "volume" => {
-                    let path = self.volume_path_for(&rec.id, &m.source).await?;
+                    let (path, first) = self
+                        .volume_path_for(&rec.id, &m.source, &m.destination)
+                        .await?;
+                    first_uses.extend(first);
                     let mut o = vec!["rbind".to_string(), "rprivate".into()];
                     if m.read_only {
                         o.push("ro".into());
@@ -1683,7 +1762,7 @@ impl Runtime {
                 }
             }
         }
-        Ok(out)
+        Ok((out, first_uses))
     }
 }
 

@@ -12,6 +12,7 @@ use rusqlite::OptionalExtension;
 use crate::containers::config::NetMode;
 use crate::containers::lifecycle::ContainerRecord;
 use crate::containers::spec::NetworkMode;
+use crate::containers::ContainerStatus;
 use crate::error::{Error, Result};
 use crate::networks::netavark::{self, Netavark, Network, NetworkOptions, PerNetworkOptions};
 use crate::runtime::Runtime;
@@ -103,7 +104,7 @@ impl Runtime {
         serde_json::from_str(&data).map_err(|e| Error::Internal(format!("corrupt network: {e}")))
     }
 
-    fn netavark(&self) -> Result<Netavark> {
+    pub(crate) fn netavark(&self) -> Result<Netavark> {
         let conf = &self.options().conf;
         let dir = self.options().runroot.join("networks");
         let found = conf
@@ -448,7 +449,11 @@ impl Runtime {
             );
         }
         if rec.config.networks.contains_key(&net.name) {
-            return Err(Error::Exists(format!(
+            // Docker: a no-op for a container that is not running (the options are ignored).
+            if !rec.is_running() && rec.status != ContainerStatus::Created {
+                return Ok(());
+            }
+            return Err(Error::NetworkConnected(format!(
                 "container {} is already connected to network {}",
                 rec.id, net.name
             )));
@@ -458,7 +463,8 @@ impl Runtime {
                 .config
                 .networks
                 .values()
-                .filter_map(|a| a.interface_name.clone())
+                .enumerate()
+                .map(|(i, a)| a.interface_name.clone().unwrap_or(format!("eth{i}")))
                 .collect();
             att.interface_name = (0..)
                 .map(|i| format!("eth{i}"))

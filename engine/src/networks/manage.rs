@@ -291,6 +291,66 @@ impl Runtime {
         Ok(net)
     }
 
+    /// Adds and removes a network's upstream DNS servers (libpod `update`); a running
+    /// aardvark-dns for it learns them at once.
+    pub async fn network_update(
+        &self,
+        name_or_id: &str,
+        add: Vec<String>,
+        remove: Vec<String>,
+    ) -> Result<()> {
+        for (what, list) in [("AddDNSServer", &add), ("RemoveDNSServer", &remove)] {
+            if let Some(bad) = list.iter().find(|s| s.parse::<std::net::IpAddr>().is_err()) {
+                return Err(Error::InvalidArg(format!(
+                    "unable to parse ip {bad} specified in {what}: invalid argument"
+                )));
+            }
+        }
+        let mut net = self.network_def(name_or_id).await?;
+        if net.name == self.default_network_name() {
+            return Err(Error::InvalidArg(format!(
+                "default network {} cannot be modified: invalid argument",
+                net.name
+            )));
+        }
+        let mut after: Vec<String> = net
+            .network_dns_servers
+            .iter()
+            .filter(|s| !remove.contains(s))
+            .cloned()
+            .collect();
+        for a in add {
+            if !after.contains(&a) {
+                after.push(a);
+            }
+        }
+        if after == net.network_dns_servers {
+            return Ok(());
+        }
+        net.network_dns_servers = after;
+        let json = serde_json::to_string(&net).map_err(|e| Error::Internal(e.to_string()))?;
+        let n2 = net.name.clone();
+        self.db()
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE networks SET data = ?1 WHERE name = ?2",
+                    [&json, &n2],
+                )?;
+                Ok(())
+            })
+            .await?;
+        // Only a network with containers on it has an aardvark-dns to tell.
+        let running = !self.network_containers(&net).await?.is_empty();
+        if net.dns_enabled && running {
+            let nv = self.netavark()?;
+            let (name, servers) = (net.name.clone(), net.network_dns_servers.clone());
+            tokio::task::spawn_blocking(move || nv.update_dns(&name, &servers))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+        }
+        Ok(())
+    }
+
     fn emit_network(&self, status: &str, net: &Network) {
         let mut e = crate::events::Event::new(crate::events::EventType::Network, status);
         e.id = net.id.clone();

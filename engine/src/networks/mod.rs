@@ -30,6 +30,8 @@ pub trait NetworkEngine: Send + Sync {
     ) -> Result<()>;
     /// Disconnects a container from a network.
     async fn disconnect(&self, net: &str, container: &str) -> Result<()>;
+    /// Adds/removes upstream DNS servers of a network.
+    async fn update(&self, name_or_id: &str, add: Vec<String>, remove: Vec<String>) -> Result<()>;
     /// The containers on a network.
     async fn containers(
         &self,

@@ -333,24 +333,16 @@ impl Netavark {
         self.run("teardown", netns, opts).map(drop)
     }
 
-    /// Runs `netavark <command> <netns>` with `opts` on stdin; its stdout on success.
-    fn run(&self, command: &str, netns: &Path, opts: &NetworkOptions) -> Result<Vec<u8>> {
-        let input = serde_json::to_vec(opts)
-            .map_err(|e| Error::Internal(format!("encoding netavark options: {e}")))?;
-        std::fs::create_dir_all(&self.config_dir)
-            .map_err(|e| Error::io(format!("creating {}", self.config_dir.display()), e))?;
+    /// `netavark` with the global options every call takes.
+    fn command(&self) -> Command {
         let mut aardvark = OsString::from("--aardvark-binary=");
         aardvark.push(&self.aardvark);
         let debug = tracing::enabled!(tracing::Level::DEBUG);
-
-        let _serialised = NETAVARK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut child = Command::new(&self.binary)
-            .arg("--config")
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--config")
             .arg(&self.config_dir)
             .arg("--rootless=false")
             .arg(aardvark)
-            .arg(command)
-            .arg(netns)
             .env(
                 "RUST_LOG",
                 if debug {
@@ -358,7 +350,45 @@ impl Netavark {
                 } else {
                     "netavark=warn"
                 },
-            )
+            );
+        cmd
+    }
+
+    /// Gives a running network's aardvark-dns new upstream servers (`netavark update`).
+    /// Blocking.
+    pub fn update_dns(&self, network: &str, servers: &[String]) -> Result<()> {
+        let _serialised = NETAVARK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        let out = self
+            .command()
+            .arg("update")
+            .arg(network)
+            .arg("--network-dns-servers")
+            .arg(servers.join(","))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::io(format!("running {}", self.binary.display()), e))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Runtime(format!(
+                "netavark: update failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    /// Runs `netavark <command> <netns>` with `opts` on stdin; its stdout on success.
+    fn run(&self, command: &str, netns: &Path, opts: &NetworkOptions) -> Result<Vec<u8>> {
+        let input = serde_json::to_vec(opts)
+            .map_err(|e| Error::Internal(format!("encoding netavark options: {e}")))?;
+        std::fs::create_dir_all(&self.config_dir)
+            .map_err(|e| Error::io(format!("creating {}", self.config_dir.display()), e))?;
+        let _serialised = NETAVARK_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut child = self
+            .command()
+            .arg(command)
+            .arg(netns)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
