@@ -140,9 +140,9 @@ fn mounts(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Vec<Value> {
 }
 
 /// Published ports by `port/proto`: Docker's `NetworkSettings.Ports` (exposed ports with
-/// null, host ports as numbers) or `HostConfig.PortBindings` (only mappings, an unassigned
-/// host port as "").
-fn port_map(r: &ContainerRecord, settings: bool) -> Value {
+/// null, host ports as numbers; an unset host IP is `0.0.0.0` on the compat tree, as Docker
+/// shows it) or `HostConfig.PortBindings` (only mappings, an unassigned host port as "").
+fn port_map(r: &ContainerRecord, settings: bool, libpod: bool) -> Value {
     let mut out = serde_json::Map::new();
     if settings {
         for e in &r.config.expose {
@@ -162,7 +162,12 @@ fn port_map(r: &ContainerRecord, settings: bool) -> Value {
                 (0, false) => String::new(),
                 (h, _) => (h + k).to_string(),
             };
-            let entry = json!({"HostIp": p.host_ip, "HostPort": hp});
+            let ip = if p.host_ip.is_empty() && settings && !libpod {
+                "0.0.0.0"
+            } else {
+                p.host_ip.as_str()
+            };
+            let entry = json!({"HostIp": ip, "HostPort": hp});
             match out.get_mut(&key) {
                 Some(Value::Array(a)) => a.push(entry),
                 _ => {
@@ -192,15 +197,22 @@ fn networks(r: &ContainerRecord, ctx: &Ctx) -> (Value, Value) {
         let mut prefix = 0;
         let mut gw = String::new();
         let mut mac = String::new();
+        let (mut ip6, mut prefix6, mut gw6) = (String::new(), 0, String::new());
         if let Some(ifs) = st["interfaces"].as_object() {
             if let Some(i) = ifs.values().next() {
                 mac = i["mac_address"].as_str().unwrap_or_default().to_string();
-                if let Some(sn) = i["subnets"].as_array().and_then(|a| a.first()) {
+                for sn in i["subnets"].as_array().into_iter().flatten() {
                     let ipnet = sn["ipnet"].as_str().unwrap_or_default();
                     let (a, p) = ipnet.split_once('/').unwrap_or((ipnet, "0"));
-                    ip = a.to_string();
-                    prefix = p.parse::<u32>().unwrap_or(0);
-                    gw = sn["gateway"].as_str().unwrap_or_default().to_string();
+                    let p = p.parse::<u32>().unwrap_or(0);
+                    let g = sn["gateway"].as_str().unwrap_or_default().to_string();
+                    if a.contains(':') {
+                        if ip6.is_empty() {
+                            (ip6, prefix6, gw6) = (a.to_string(), p, g);
+                        }
+                    } else if ip.is_empty() {
+                        (ip, prefix, gw) = (a.to_string(), p, g);
+                    }
                 }
             }
         }
@@ -211,8 +223,8 @@ fn networks(r: &ContainerRecord, ctx: &Ctx) -> (Value, Value) {
         let v = json!({
             "IPAMConfig": null, "Links": null, "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
             "NetworkID": name, "EndpointID": "", "Gateway": gw, "IPAddress": ip,
-            "IPPrefixLen": prefix, "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "MacAddress": mac, "DriverOpts": null,
+            "IPPrefixLen": prefix, "IPv6Gateway": gw6, "GlobalIPv6Address": ip6,
+            "GlobalIPv6PrefixLen": prefix6, "MacAddress": mac, "DriverOpts": null,
         });
         if primary["IPAddress"] == "" && !ip.is_empty() {
             primary =
@@ -246,7 +258,7 @@ pub(crate) fn inspect_doc(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Value
     let sandbox = r.netns.clone().unwrap_or_default();
     let mut net_settings = json!({
         "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": port_map(r, true), "SandboxKey": sandbox,
+        "LinkLocalIPv6PrefixLen": 0, "Ports": port_map(r, true, libpod), "SandboxKey": sandbox,
         "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "",
         "Gateway": primary["Gateway"], "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": primary["IPAddress"], "IPPrefixLen": primary["IPPrefixLen"],
@@ -295,7 +307,7 @@ pub(crate) fn inspect_doc(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Value
         "ContainerIDFile": "",
         "LogConfig": {"Type": if libpod { "k8s-file" } else { "json-file" }, "Config": null},
         "NetworkMode": r.config.net.docker_name(r.config.networks.keys().next().map(String::as_str)),
-        "PortBindings": port_map(r, false),
+        "PortBindings": port_map(r, false, libpod),
         "RestartPolicy": {"Name": r.config.restart.name, "MaximumRetryCount": r.config.restart.max_retry},
         "AutoRemove": r.config.auto_remove,
         "VolumeDriver": "", "VolumesFrom": null,

@@ -820,3 +820,112 @@ async fn user_network_with_name_resolution() {
         .join(&bridge)
         .exists());
 }
+
+/// `-p 127.0.0.1:PORT:80` with a chosen port reaches a busybox httpd; `docker port` and
+/// `ps` show it; a dual-stack internal network gives containers an IPv6 address too.
+#[tokio::test(flavor = "multi_thread")]
+async fn fixed_host_port_and_ipv6_network() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let publish = format!("127.0.0.1:{port}:80");
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web2",
+            "-p",
+            &publish,
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir /www && echo fixed > /www/index.html && httpd -f -p 80 -h /www",
+        ],
+    )
+    .await;
+    let out = ok(&d, &["port", "web2"]).await;
+    assert_eq!(out.trim(), format!("80/tcp -> 127.0.0.1:{port}"));
+    let out = ok(
+        &d,
+        &["ps", "--filter", "name=web2", "--format", "{{.Ports}}"],
+    )
+    .await;
+    assert_eq!(out.trim(), format!("127.0.0.1:{port}->80/tcp"));
+    let mut body = String::new();
+    for _ in 0..50 {
+        let out = Command::new("curl")
+            .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
+            .output()
+            .unwrap();
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if body.contains("fixed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(body.trim(), "fixed");
+    ok(&d, &["rm", "-f", "web2"]).await;
+
+    let net = format!("v6net{}", std::process::id());
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "--internal",
+            "--ipv6",
+            "--subnet",
+            "fd00:5:6::/64",
+            &net,
+        ],
+    )
+    .await;
+    let out = ok(
+        &d,
+        &[
+            "network",
+            "inspect",
+            &net,
+            "--format",
+            "{{json .IPAM.Config}}",
+        ],
+    )
+    .await;
+    assert!(out.contains("\"Gateway\":\"fd00:5:6::1\""), "{out}");
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "six",
+            "--network",
+            &net,
+            "busybox",
+            "sleep",
+            "60",
+        ],
+    )
+    .await;
+    let out = ok(
+        &d,
+        &[
+            "inspect",
+            "six",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}}{{end}}",
+        ],
+    )
+    .await;
+    assert_eq!(out.trim(), "fd00:5:6::2/64");
+    let out = ok(&d, &["exec", "six", "ip", "-6", "addr", "show", "eth0"]).await;
+    assert!(out.contains("fd00:5:6::2/64"), "{out}");
+    ok(&d, &["rm", "-f", "six"]).await;
+    ok(&d, &["network", "rm", &net]).await;
+}

@@ -627,7 +627,7 @@ impl Runtime {
     /// `init`: prepares a configured or exited container (rootfs, network, conmon, `runc
     /// create`). `NotModified` when it is already created or running.
     pub async fn init_container(&self, name_or_id: &str) -> Result<ContainerRecord> {
-        let (_g, mut rec) = self.lock_record(name_or_id).await?;
+        let (g, mut rec) = self.lock_record(name_or_id).await?;
         match rec.status {
             ContainerStatus::Created | ContainerStatus::Running | ContainerStatus::Paused => {
                 return Err(Error::NotModified(format!(
@@ -644,7 +644,9 @@ impl Runtime {
             }
             _ => {}
         }
-        self.init_locked(&mut rec).await?;
+        let res = self.init_locked(&mut rec).await;
+        drop(g);
+        self.remove_if_failed_auto_remove(&rec, res).await?;
         Ok(rec)
     }
 
@@ -895,9 +897,34 @@ impl Runtime {
     /// Starts a container (initializing it first when needed) and watches it until it exits.
     /// `NotModified` when it is already running.
     pub async fn start_container(&self, name_or_id: &str) -> Result<ContainerRecord> {
-        let (_g, mut rec) = self.lock_record(name_or_id).await?;
-        self.start_locked(&mut rec).await?;
+        let (g, mut rec) = self.lock_record(name_or_id).await?;
+        let res = self.start_locked(&mut rec).await;
+        drop(g);
+        self.remove_if_failed_auto_remove(&rec, res).await?;
         Ok(rec)
+    }
+
+    /// An auto-remove (`--rm`) container whose init or start failed is removed, as Docker
+    /// does; the error is passed on.
+    async fn remove_if_failed_auto_remove(
+        &self,
+        rec: &ContainerRecord,
+        res: Result<()>,
+    ) -> Result<()> {
+        match res {
+            Err(e) if rec.config.auto_remove && !matches!(e, Error::NotModified(_)) => {
+                let opts = RemoveOptions {
+                    force: true,
+                    volumes: true,
+                    ..Default::default()
+                };
+                if let Err(e2) = self.remove_container(&rec.id, opts).await {
+                    tracing::warn!(container = %rec.id, error = %e2, "removing a failed --rm container");
+                }
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     async fn start_locked(&self, rec: &mut ContainerRecord) -> Result<()> {

@@ -154,10 +154,8 @@ impl Runtime {
             }
         }
         for s in &mut subnets {
-            if s.gateway.is_none() && !s.subnet.contains(':') {
-                if let Some((a, _)) = v4(&s.subnet) {
-                    s.gateway = Some(std::net::Ipv4Addr::from(a + 1).to_string());
-                }
+            if s.gateway.is_none() {
+                s.gateway = crate::networks::netavark::first_host(&s.subnet).map(|g| g.to_string());
             }
             if existing
                 .iter()

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
@@ -441,30 +441,55 @@ impl Netavark {
     }
 }
 
-/// `a.b.c.d/n` as (address, prefix); `None` for IPv6 or anything malformed.
-fn parse_v4_cidr(cidr: &str) -> Option<(u32, u32)> {
+/// A CIDR as (address bits, prefix length, IPv6?); `None` for anything malformed.
+fn parse_cidr(cidr: &str) -> Option<(u128, u32, bool)> {
     let (addr, prefix) = cidr.split_once('/')?;
-    let addr: Ipv4Addr = addr.parse().ok()?;
     let prefix: u32 = prefix.parse().ok()?;
-    (prefix <= 32).then_some((u32::from(addr), prefix))
+    match addr.parse::<IpAddr>().ok()? {
+        IpAddr::V4(a) => (prefix <= 32).then_some((u128::from(u32::from(a)), prefix, false)),
+        IpAddr::V6(a) => (prefix <= 128).then_some((u128::from(a), prefix, true)),
+    }
 }
 
-/// The usable host addresses of an IPv4 subnet, without network and broadcast addresses, as
-/// an inclusive range, narrowed to `lease` when given. `None` when there are none (also for
-/// /31 and /32) or the subnet is not IPv4.
-fn host_range(cidr: &str, lease: Option<&LeaseRange>) -> Option<(u32, u32)> {
-    let (addr, prefix) = parse_v4_cidr(cidr)?;
-    if prefix > 30 {
+fn ip_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn bits_ip(n: u128, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(n))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+}
+
+/// The host part of a `width`-bit address under a `/prefix`.
+fn host_mask(width: u32, prefix: u32) -> u128 {
+    u128::MAX
+        .checked_shr(128 - width + prefix.min(width))
+        .unwrap_or(0)
+}
+
+/// The usable host addresses of a subnet (IPv4 or IPv6) without its first (network) and
+/// last (broadcast) addresses, as an inclusive range of address bits, narrowed to `lease`
+/// when given. `None` when there are none (e.g. /31 and /32) or the CIDR is malformed.
+fn host_range(cidr: &str, lease: Option<&LeaseRange>) -> Option<(u128, u128, bool)> {
+    let (addr, prefix, v6) = parse_cidr(cidr)?;
+    let width = if v6 { 128 } else { 32 };
+    if prefix + 2 > width {
         return None;
     }
-    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
-    let network = addr & mask;
-    let broadcast = network | !mask;
-    let (mut first, mut last) = (network + 1, broadcast - 1);
+    let host_mask = host_mask(width, prefix);
+    let network = addr & !host_mask;
+    let (mut first, mut last) = (network + 1, (network | host_mask) - 1);
     let bound = |ip: &Option<String>| {
         ip.as_deref()
-            .and_then(|s| s.parse::<Ipv4Addr>().ok())
-            .map(u32::from)
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .filter(|ip| ip.is_ipv6() == v6)
+            .map(ip_bits)
     };
     if let Some(lease) = lease {
         if let Some(start) = bound(&lease.start_ip) {
@@ -474,33 +499,33 @@ fn host_range(cidr: &str, lease: Option<&LeaseRange>) -> Option<(u32, u32)> {
             last = last.min(end);
         }
     }
-    (first <= last).then_some((first, last))
+    (first <= last).then_some((first, last, v6))
 }
 
 fn next_free(
-    range: Option<(u32, u32)>,
+    range: Option<(u128, u128, bool)>,
     gateway: Option<&str>,
-    used: &HashSet<Ipv4Addr>,
-) -> Option<Ipv4Addr> {
-    let (first, last) = range?;
-    let gateway = gateway.and_then(|g| g.parse::<Ipv4Addr>().ok());
+    used: &HashSet<IpAddr>,
+) -> Option<IpAddr> {
+    let (first, last, v6) = range?;
+    let gateway = gateway.and_then(|g| g.parse::<IpAddr>().ok());
     (first..=last)
-        .map(Ipv4Addr::from)
+        .map(|n| bits_ip(n, v6))
         .find(|ip| Some(*ip) != gateway && !used.contains(ip))
 }
 
-/// The lowest address of an IPv4 subnet that is neither the network address, the broadcast
-/// address, the gateway nor in `used`. `None` when the subnet is full or not IPv4.
+/// The lowest address of a subnet that is neither the network address, the broadcast
+/// address, the gateway nor in `used`. `None` when the subnet is full or malformed.
 pub fn next_free_ip(
     subnet_cidr: &str,
     gateway: Option<&str>,
-    used: &HashSet<Ipv4Addr>,
-) -> Option<Ipv4Addr> {
+    used: &HashSet<IpAddr>,
+) -> Option<IpAddr> {
     next_free(host_range(subnet_cidr, None), gateway, used)
 }
 
 /// Like [`next_free_ip`] for a network's subnet, honouring its `lease_range`.
-pub fn next_free_ip_in(subnet: &Subnet, used: &HashSet<Ipv4Addr>) -> Option<Ipv4Addr> {
+pub fn next_free_ip_in(subnet: &Subnet, used: &HashSet<IpAddr>) -> Option<IpAddr> {
     next_free(
         host_range(&subnet.subnet, subnet.lease_range.as_ref()),
         subnet.gateway.as_deref(),
@@ -508,8 +533,25 @@ pub fn next_free_ip_in(subnet: &Subnet, used: &HashSet<Ipv4Addr>) -> Option<Ipv4
     )
 }
 
-/// The IPv4 addresses allocated on `network`, with their container IDs.
-fn allocations(tx: &Connection, network: &str) -> Result<Vec<(Ipv4Addr, String)>> {
+/// A subnet's first host address (the default gateway), IPv4 or IPv6.
+pub fn first_host(cidr: &str) -> Option<IpAddr> {
+    host_range(cidr, None).map(|(first, _, v6)| bits_ip(first, v6))
+}
+
+/// Whether `ip` lies in the subnet `cidr`.
+fn in_subnet(ip: IpAddr, cidr: &str) -> bool {
+    let Some((addr, prefix, v6)) = parse_cidr(cidr) else {
+        return false;
+    };
+    if ip.is_ipv6() != v6 {
+        return false;
+    }
+    let mask = host_mask(if v6 { 128 } else { 32 }, prefix);
+    (ip_bits(ip) & !mask) == (addr & !mask)
+}
+
+/// The addresses allocated on `network`, with their container IDs.
+fn allocations(tx: &Connection, network: &str) -> Result<Vec<(IpAddr, String)>> {
     let mut stmt = tx.prepare("SELECT ip, container_id FROM ipam WHERE network = ?1")?;
     let rows = stmt.query_map([network], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -517,38 +559,36 @@ fn allocations(tx: &Connection, network: &str) -> Result<Vec<(Ipv4Addr, String)>
     let mut out = Vec::new();
     for row in rows {
         let (ip, container) = row?;
-        if let Ok(ip) = ip.parse::<Ipv4Addr>() {
+        if let Ok(ip) = ip.parse::<IpAddr>() {
             out.push((ip, container));
         }
     }
     Ok(out)
 }
 
-/// Gives `container_id` one address in each IPv4 subnet of `network` and records it in the
-/// `ipam` table; returns them as bare IPs, ready for `static_ips`. Addresses the container
-/// already holds on the network (an earlier allocation or a [`reserve`]d static IP) are
-/// returned instead of new ones. IPv6 subnets get none, and neither do networks whose IPAM
-/// driver is not `host-local` (netavark or DHCP handles those).
+/// Gives `container_id` one address in each subnet (IPv4 and IPv6) of `network` and
+/// records it in the `ipam` table; returns them as bare IPs, ready for `static_ips` (netavark
+/// wants one per subnet). Addresses the container already holds on the network (an earlier
+/// allocation or a [`reserve`]d static IP) are returned instead of new ones. Networks whose
+/// IPAM driver is not `host-local` get none (netavark or DHCP handles those).
 pub fn allocate(tx: &Connection, network: &Network, container_id: &str) -> Result<Vec<String>> {
     if network.ipam_driver() != HOST_LOCAL_IPAM {
         return Ok(Vec::new());
     }
     let existing = allocations(tx, &network.name)?;
-    let mut used: HashSet<Ipv4Addr> = existing.iter().map(|(ip, _)| *ip).collect();
-    let mine: Vec<Ipv4Addr> = existing
+    let mut used: HashSet<IpAddr> = existing.iter().map(|(ip, _)| *ip).collect();
+    let mine: Vec<IpAddr> = existing
         .iter()
         .filter(|(_, c)| c == container_id)
         .map(|(ip, _)| *ip)
         .collect();
 
     let mut out = Vec::new();
-    for subnet in network.subnets.iter().filter(|s| !s.subnet.contains(':')) {
-        let held = parse_v4_cidr(&subnet.subnet).and_then(|(addr, prefix)| {
-            let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
-            mine.iter()
-                .find(|ip| (u32::from(**ip) & mask) == (addr & mask))
-                .copied()
-        });
+    for subnet in &network.subnets {
+        let held = mine
+            .iter()
+            .find(|ip| in_subnet(**ip, &subnet.subnet))
+            .copied();
         let ip = match held {
             Some(ip) => ip,
             None => {
@@ -572,22 +612,18 @@ pub fn allocate(tx: &Connection, network: &Network, container_id: &str) -> Resul
 }
 
 /// Records a user-requested static address for `container_id` on `network`. It must be a
-/// host address of one of the network's IPv4 subnets, not its gateway, and not held by
-/// another container; reserving an address the container already holds is a no-op.
+/// host address of one of the network's subnets, not its gateway, and not held by another
+/// container; reserving an address the container already holds is a no-op.
 pub fn reserve(tx: &Connection, network: &Network, ip: &str, container_id: &str) -> Result<()> {
-    let addr = match ip.parse::<IpAddr>() {
-        Ok(IpAddr::V4(addr)) => addr,
-        Ok(IpAddr::V6(_)) => {
-            return Err(Error::InvalidArg(format!(
-                "IPAM error: static IPv6 address {ip} is not supported"
-            )))
-        }
-        Err(_) => return Err(Error::InvalidArg(format!("invalid IP address {ip:?}"))),
-    };
-    let n = u32::from(addr);
+    let addr = ip
+        .parse::<IpAddr>()
+        .map_err(|_| Error::InvalidArg(format!("invalid IP address {ip:?}")))?;
+    let n = ip_bits(addr);
     let fits = network.subnets.iter().any(|s| {
         s.gateway.as_deref() != Some(ip)
-            && host_range(&s.subnet, None).is_some_and(|(first, last)| (first..=last).contains(&n))
+            && host_range(&s.subnet, None).is_some_and(|(first, last, v6)| {
+                v6 == addr.is_ipv6() && (first..=last).contains(&n)
+            })
     });
     if !fits {
         return Err(Error::InvalidArg(format!(
@@ -637,7 +673,7 @@ pub fn release_all(tx: &Connection, container_id: &str) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> Ipv4Addr {
+    fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
@@ -705,8 +741,25 @@ mod tests {
         // .3 is the broadcast address.
         assert_eq!(next_free_ip("10.0.0.0/30", Some("10.0.0.1"), &used), None);
         assert_eq!(next_free_ip("10.0.0.0/31", None, &HashSet::new()), None);
-        assert_eq!(next_free_ip("fd00::/64", None, &HashSet::new()), None);
+        assert_eq!(
+            next_free_ip("fd00::/64", None, &HashSet::new()),
+            Some(ip("fd00::1"))
+        );
+        assert_eq!(next_free_ip("fd00::/127", None, &HashSet::new()), None);
         assert_eq!(next_free_ip("bogus", None, &HashSet::new()), None);
+    }
+
+    #[test]
+    fn subnet_edges() {
+        assert!(in_subnet(ip("10.1.2.3"), "10.1.0.0/16"));
+        assert!(!in_subnet(ip("10.2.0.1"), "10.1.0.0/16"));
+        assert!(in_subnet(ip("fd00::1:2"), "fd00::/64"));
+        assert!(!in_subnet(ip("10.1.2.3"), "fd00::/64"));
+        assert!(in_subnet(ip("1.2.3.4"), "0.0.0.0/0"));
+        assert!(in_subnet(ip("::1"), "::/0"));
+        assert!(in_subnet(ip("::1"), "::1/128"));
+        assert_eq!(first_host("fd00:1:2::/64"), Some(ip("fd00:1:2::1")));
+        assert_eq!(first_host("::1/128"), None);
     }
 
     #[test]
@@ -756,7 +809,7 @@ mod tests {
     }
 
     #[test]
-    fn allocate_skips_v6_and_non_host_local() {
+    fn allocate_covers_v6_and_skips_non_host_local() {
         let conn = db();
         let mut net = test_network();
         net.subnets.push(Subnet {
@@ -764,7 +817,19 @@ mod tests {
             gateway: Some("fd00:1234::1".into()),
             lease_range: None,
         });
-        assert_eq!(allocate(&conn, &net, "c1").unwrap(), ["10.123.45.2"]);
+        assert_eq!(
+            allocate(&conn, &net, "c1").unwrap(),
+            ["10.123.45.2", "fd00:1234::2"]
+        );
+        assert_eq!(
+            allocate(&conn, &net, "c3").unwrap(),
+            ["10.123.45.3", "fd00:1234::3"]
+        );
+        reserve(&conn, &net, "fd00:1234::50", "c4").unwrap();
+        assert_eq!(
+            allocate(&conn, &net, "c4").unwrap(),
+            ["10.123.45.4", "fd00:1234::50"]
+        );
         net.ipam_options.insert("driver".into(), "none".into());
         assert!(allocate(&conn, &net, "c2").unwrap().is_empty());
     }
