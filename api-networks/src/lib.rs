@@ -231,21 +231,45 @@ async fn create_compat(
         return Err(ApiError::bad_request("network name must not be empty"));
     }
     let ipam = field(&v, "IPAM");
-    let subnets = field(ipam, "Config")
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|c| !s(field(c, "Subnet")).is_empty())
-                .map(|c| Subnet {
-                    subnet: s(field(c, "Subnet")),
-                    gateway: Some(s(field(c, "Gateway"))).filter(|g| !g.is_empty()),
-                    lease_range: None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut subnets = Vec::new();
+    for c in field(ipam, "Config").as_array().into_iter().flatten() {
+        let subnet = s(field(c, "Subnet"));
+        if subnet.is_empty() {
+            continue;
+        }
+        let gateway = Some(s(field(c, "Gateway"))).filter(|g| !g.is_empty());
+        if let Some(g) = &gateway {
+            if g.parse::<std::net::IpAddr>().is_err() {
+                return Err(ApiError::bad_request(format!(
+                    "failed to parse gateway ip {g}"
+                )));
+            }
+        }
+        // `IPRange`: leases from its first to its last host address.
+        let range = s(field(c, "IPRange"));
+        let lease_range = if range.is_empty() {
+            None
+        } else {
+            let (first, last) =
+                engine::networks::netavark::host_bounds(&range).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "failed to parse ip range: invalid CIDR address: {range}"
+                    ))
+                })?;
+            Some(LeaseRange {
+                start_ip: Some(first.to_string()),
+                end_ip: Some(last.to_string()),
+            })
+        };
+        subnets.push(Subnet {
+            subnet,
+            gateway,
+            lease_range,
+        });
+    }
     let driver = s(field(&v, "Driver"));
     let bridge = driver.is_empty() || driver == "bridge";
+    let vlan = driver == "macvlan" || driver == "ipvlan";
     let mut options = BTreeMap::new();
     let mut interface = String::new();
     let mut warning = String::new();
@@ -259,6 +283,10 @@ async fn create_compat(
                 options.insert("mtu".into(), val);
             }
             "com.docker.network.bridge.name" if bridge => interface = val,
+            "mode" if vlan => {
+                options.insert(k, val);
+            }
+            "parent" if vlan => interface = val,
             _ => warning = format!("\"{k}: {val}\" is not a recognized option"),
         }
     }
@@ -278,7 +306,7 @@ async fn create_compat(
         interface,
         subnets,
         internal: field(&v, "Internal").as_bool().unwrap_or(false),
-        dns_enabled: true,
+        dns_enabled: bridge,
         ipv6_enabled: field(&v, "EnableIPv6").as_bool().unwrap_or(false),
         labels: string_map(field(&v, "Labels")),
         options,

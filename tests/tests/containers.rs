@@ -928,4 +928,59 @@ async fn fixed_host_port_and_ipv6_network() {
     assert!(out.contains("fd00:5:6::2/64"), "{out}");
     ok(&d, &["rm", "-f", "six"]).await;
     ok(&d, &["network", "rm", &net]).await;
+
+    // macvlan on a parent of the test's own (one end of a veth pair), leases from IPRange.
+    let parent = format!("pmv{}", std::process::id() % 100_000);
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip").args(args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    ip(&[
+        "link",
+        "add",
+        &parent,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{parent}p"),
+    ]);
+    ip(&["link", "set", &parent, "up"]);
+    let mv = format!("mv{}", std::process::id());
+    ok(
+        &d,
+        &[
+            "network",
+            "create",
+            "-d",
+            "macvlan",
+            "--subnet",
+            "10.77.0.0/24",
+            "--ip-range",
+            "10.77.0.128/25",
+            "-o",
+            &format!("parent={parent}"),
+            &mv,
+        ],
+    )
+    .await;
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            &mv,
+            "busybox",
+            "ip",
+            "-o",
+            "addr",
+            "show",
+            "eth0",
+        ],
+    )
+    .await;
+    assert!(out.contains("inet 10.77.0.129/24"), "{out}");
+    ok(&d, &["network", "rm", &mv]).await;
+    ip(&["link", "del", &parent]);
 }

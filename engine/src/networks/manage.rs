@@ -168,7 +168,28 @@ impl Runtime {
                 )));
             }
         }
-        if subnets.iter().all(|s| s.subnet.contains(':')) {
+        let macvlan = driver == "macvlan";
+        if macvlan {
+            if !interface.is_empty()
+                && !std::path::Path::new("/sys/class/net")
+                    .join(&interface)
+                    .exists()
+            {
+                return Err(Error::InvalidArg(format!(
+                    "parent interface {interface} does not exist: invalid argument"
+                )));
+            }
+            if let Some(mode) = req.options.get("mode") {
+                if !matches!(mode.as_str(), "bridge" | "private" | "vepa" | "passthru") {
+                    return Err(Error::InvalidArg(format!(
+                        "unknown macvlan mode {mode:?}: invalid argument"
+                    )));
+                }
+            }
+        }
+        // A macvlan network without subnets takes its addresses from the LAN's DHCP server.
+        let dhcp = macvlan && subnets.is_empty();
+        if !dhcp && subnets.iter().all(|s| s.subnet.contains(':')) {
             let on_host = host_subnets();
             let free = (0..=255u32)
                 .map(|n| format!("10.89.{n}.0/24"))
@@ -191,7 +212,10 @@ impl Runtime {
             );
         }
         let mut ipam = BTreeMap::new();
-        ipam.insert("driver".to_string(), "host-local".to_string());
+        ipam.insert(
+            "driver".to_string(),
+            if dhcp { "dhcp" } else { "host-local" }.to_string(),
+        );
         let net = Network {
             name: name.clone(),
             id: crate::ids::new_id(),
@@ -201,7 +225,8 @@ impl Runtime {
             ipv6_enabled: req.ipv6_enabled || subnets.iter().any(|s| s.subnet.contains(':')),
             subnets,
             internal: req.internal,
-            dns_enabled: req.dns_enabled,
+            // aardvark-dns serves bridges only.
+            dns_enabled: req.dns_enabled && !macvlan,
             network_dns_servers: Vec::new(),
             labels: req.labels,
             options: req.options,

@@ -533,6 +533,11 @@ pub fn next_free_ip_in(subnet: &Subnet, used: &HashSet<IpAddr>) -> Option<IpAddr
     )
 }
 
+/// A subnet's first and last host addresses.
+pub fn host_bounds(cidr: &str) -> Option<(IpAddr, IpAddr)> {
+    host_range(cidr, None).map(|(first, last, v6)| (bits_ip(first, v6), bits_ip(last, v6)))
+}
+
 /// A subnet's first host address (the default gateway), IPv4 or IPv6.
 pub fn first_host(cidr: &str) -> Option<IpAddr> {
     host_range(cidr, None).map(|(first, _, v6)| bits_ip(first, v6))
