@@ -547,10 +547,6 @@ async fn resolve_secrets(st: &AppState, c: &mut ContainerConfig) -> ApiResult<()
     Ok(())
 }
 
-fn ns_mode(v: &Value) -> (String, String) {
-    (s(field(v, "nsmode")), s(field(v, "value")))
-}
-
 /// Translates a libpod `SpecGenerator`.
 pub(crate) fn libpod_config(sg: &Value) -> ApiResult<(String, Option<String>, ContainerConfig)> {
     let image = s(field(sg, "image"));
@@ -581,10 +577,6 @@ pub(crate) fn libpod_config(sg: &Value) -> ApiResult<(String, Option<String>, Co
         publish_all: b(field(sg, "publish_image_ports")),
         cap_add: strings(field(sg, "cap_add")),
         cap_drop: strings(field(sg, "cap_drop")),
-        dns: strings(field(sg, "dns_server")),
-        dns_search: strings(field(sg, "dns_search")),
-        dns_options: strings(field(sg, "dns_option")),
-        extra_hosts: strings(field(sg, "hostadd")),
         group_add: strings(field(sg, "groups")),
         sysctls: string_map(field(sg, "sysctl")),
         shm_size: field(sg, "shm_size").as_u64().filter(|x| *x > 0),
@@ -693,49 +685,7 @@ pub(crate) fn libpod_config(sg: &Value) -> ApiResult<(String, Option<String>, Co
             permissions: String::new(),
         });
     }
-    for p in field(sg, "portmappings").as_array().into_iter().flatten() {
-        c.ports.push(PortMapping {
-            host_ip: s(&p["host_ip"]),
-            host_port: p["host_port"].as_u64().unwrap_or(0) as u16,
-            container_port: p["container_port"].as_u64().unwrap_or(0) as u16,
-            range: p["range"].as_u64().unwrap_or(1).max(1) as u16,
-            protocol: Some(s(&p["protocol"]))
-                .filter(|x| !x.is_empty())
-                .unwrap_or_else(|| "tcp".into()),
-        });
-    }
-    let (mode, value) = ns_mode(field(sg, "netns"));
-    c.net = match mode.as_str() {
-        "" | "default" => NetMode::Default,
-        "bridge" | "private" => NetMode::Bridge,
-        "host" => NetMode::Host,
-        "none" | "noNetwork" => NetMode::None,
-        "container" => NetMode::Container(value),
-        "path" => NetMode::Path(value),
-        "slirp4netns" | "pasta" => {
-            return Err(bad(format!(
-                "network mode {mode} is not supported by podapid"
-            )))
-        }
-        other => return Err(bad(format!("invalid network mode {other:?}"))),
-    };
-    if let Some(nets) = field(sg, "Networks")
-        .as_object()
-        .or_else(|| field(sg, "networks").as_object())
-    {
-        for (name, o) in nets {
-            let att = NetAttach {
-                aliases: strings(&o["aliases"]),
-                static_ips: strings(&o["static_ips"]),
-                static_mac: Some(s(&o["static_mac"])).filter(|m| !m.is_empty()),
-                interface_name: Some(s(&o["interface_name"])).filter(|m| !m.is_empty()),
-            };
-            c.networks.insert(name.clone(), att);
-        }
-        if c.net == NetMode::Default && !c.networks.is_empty() {
-            c.net = NetMode::Bridge;
-        }
-    }
+    engine::containers::config::apply_libpod_network(&mut c, sg).map_err(ApiError::from)?;
     (c.secrets, c.secret_env) = libpod_secrets(sg)?;
     let name = Some(s(field(sg, "name"))).filter(|n| !n.is_empty());
     let img = if image.is_empty() { rootfs } else { image };

@@ -10,6 +10,7 @@ use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use engine::containers::exec::{ExecConfig, ExecSession};
+use engine::Error;
 use serde_json::{json, Value};
 
 use crate::attach::{parse_detach_keys, pump, Streams};
@@ -96,7 +97,22 @@ pub(crate) async fn start(
         return Ok((StatusCode::OK, "").into_response());
     }
     let tty = s.config.tty || flag(&v, "Tty");
-    let conn = st.containers.exec_start(&s.id, true).await?;
+    // Refusals are HTTP errors, so they are checked before the connection is taken over.
+    if s.started {
+        return Err(Error::InvalidState(format!(
+            "exec session {} has already been started: container state improper",
+            s.id
+        ))
+        .into());
+    }
+    let ctr = st.containers.inspect(&s.container_id).await?;
+    if !ctr.is_running() || ctr.status == engine::containers::ContainerStatus::Paused {
+        return Err(Error::InvalidState(format!(
+            "container {} is not running, can't exec in it: container state improper",
+            ctr.id
+        ))
+        .into());
+    }
     let content_type = crate::attach::stream_content_type(&ver, tty);
     let detach = match &s.config.detach_keys {
         Some(k) => parse_detach_keys(k)?,
@@ -114,9 +130,16 @@ pub(crate) async fn start(
     let before: crate::attach::BeforeClose = Box::pin(async move {
         let _ = c.exec_wait(&sid, Duration::from_secs(5)).await;
     });
+    // The process starts once the response is on its way: clients that read the stream
+    // from the raw socket after parsing the headers (podman's) would lose output that
+    // arrived together with them.
+    let (c2, sid2) = (st.containers.clone(), s.id.clone());
     Ok(
         hijack.respond(content_type, move |io: HijackIo| async move {
-            pump(io, conn, Vec::new(), streams, Some(before)).await;
+            match c2.exec_start(&sid2, true).await {
+                Ok(conn) => pump(io, conn, Vec::new(), streams, Some(before)).await,
+                Err(e) => tracing::warn!(session = %sid2, error = %e, "starting an exec session"),
+            }
         }),
     )
 }

@@ -460,7 +460,7 @@ pub(crate) fn inspect_doc(r: &ContainerRecord, ctx: &Ctx, libpod: bool) -> Value
         doc["PidFile"] = json!(format!("{}/pidfile", ctx.bundle));
         doc["Dependencies"] = json!([]);
         doc["Namespace"] = json!("");
-        doc["IsInfra"] = json!(false);
+        doc["IsInfra"] = json!(r.config.is_infra);
         doc["IsService"] = json!(false);
         doc["EffectiveCaps"] = json!([]);
         doc["BoundingCaps"] = json!([]);
@@ -594,7 +594,7 @@ pub(crate) fn libpod_list_entry(r: &ContainerRecord, ctx: &Ctx) -> Value {
         "Id": r.id,
         "Image": r.image,
         "ImageID": r.image_id,
-        "IsInfra": false,
+        "IsInfra": r.config.is_infra,
         "Labels": if r.labels.is_empty() { Value::Null } else { json!(r.labels) },
         "Mounts": r.config.mounts.iter().map(|m| m.destination.clone()).collect::<Vec<_>>(),
         "Names": [r.name],

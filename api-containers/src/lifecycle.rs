@@ -205,6 +205,7 @@ pub(crate) async fn remove(
         volumes: q.bool_or("v", false)?,
         depend: q.bool_or("depend", false)?,
         timeout: None,
+        ..Default::default()
     };
     let _ = q.bool_or("link", false)?;
     match st.containers.remove(&name, opts).await {
@@ -229,6 +230,7 @@ pub(crate) async fn libpod_remove(
         volumes: q.bool_or("v", false)? || q.bool_or("volumes", false)?,
         depend: q.bool_or("depend", false)?,
         timeout: q.value::<u32>("timeout")?,
+        ..Default::default()
     };
     let ignore = q.bool_or("ignore", false)?;
     let rec = match st.containers.inspect(&name).await {

@@ -115,6 +115,7 @@ impl From<engine::Error> for ApiError {
             E::NameInUse(..)
             | E::Exists(_)
             | E::VolumeExists(_)
+            | E::PodExists(_)
             | E::VolumeInUse(..)
             | E::InvalidState(_) => StatusCode::CONFLICT,
             E::InvalidArg(_) => StatusCode::BAD_REQUEST,

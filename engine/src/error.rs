@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("no container with name or ID {0:?} found: no such container")]
     NoSuchContainer(String),
-    #[error("no pod with name or ID {0:?} found: no such pod")]
+    #[error("no pod with name or ID {0} found: no such pod")]
     NoSuchPod(String),
     #[error("{0}: image not known")]
     NoSuchImage(String),
@@ -25,6 +25,8 @@ pub enum Error {
     NameInUse(String, String),
     #[error("{0}: already exists")]
     Exists(String),
+    #[error("adding pod to state: name {0:?} is in use: pod already exists")]
+    PodExists(String),
     #[error("{0}: network is already connected")]
     NetworkConnected(String),
     #[error("volume with name {0} already exists: volume already exists")]
@@ -88,6 +90,7 @@ impl Error {
             Error::Exists(_) => "already exists".into(),
             Error::VolumeExists(_) => "volume already exists".into(),
             Error::NetworkConnected(_) => "network is already connected".into(),
+            Error::PodExists(_) => "pod already exists".into(),
             Error::VolumeInUse(..) => "volume is being used".into(),
             Error::Io { source, .. } => source.to_string(),
             Error::NotFound(_) => "no such file or directory".into(),
@@ -101,6 +104,7 @@ impl Error {
                     "not found",
                     "invalid secret name",
                     "secret is ambiguous",
+                    "removing pod containers",
                 ];
                 KNOWN
                     .iter()

@@ -22,7 +22,6 @@ use crate::ids::{resolve, Table};
 use crate::images::store::{self as image_store, ImageStore, PullContext};
 use crate::images::{ImageEngine, ImageRecord, PullOptions, PullProgress, RemoveReport};
 use crate::oci::attach::AttachConn;
-use crate::pods::{PodEngine, PodSummary};
 use crate::registries::RegistriesConf;
 use crate::store::Db;
 use crate::system::{self, ContainerCounts, HostInfo, SystemEngine, ToolInfo};
@@ -667,47 +666,6 @@ impl ContainerEngine for Runtime {
 }
 
 #[async_trait]
-impl PodEngine for Runtime {
-    async fn list(&self) -> Result<Vec<PodSummary>> {
-        let rows: Vec<String> = self
-            .db
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT config FROM pods ORDER BY created DESC")?;
-                let v = stmt
-                    .query_map([], |r| r.get(0))?
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                Ok(v)
-            })
-            .await?;
-        rows.iter()
-            .map(|j| {
-                serde_json::from_str(j)
-                    .map_err(|e| Error::Internal(format!("corrupt pod record: {e}")))
-            })
-            .collect()
-    }
-
-    async fn lookup(&self, name_or_id: &str) -> Result<PodSummary> {
-        let key = name_or_id.to_string();
-        let json: Option<String> = self
-            .db
-            .read(move |c| {
-                let Some(id) = resolve(c, Table::Pods, &key)? else {
-                    return Ok(None);
-                };
-                Ok(Some(c.query_row(
-                    "SELECT config FROM pods WHERE id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )?))
-            })
-            .await?;
-        let json = json.ok_or_else(|| Error::NoSuchPod(name_or_id.to_string()))?;
-        serde_json::from_str(&json).map_err(|e| Error::Internal(format!("corrupt pod record: {e}")))
-    }
-}
-
-#[async_trait]
 impl crate::networks::NetworkEngine for Runtime {
     async fn exists(&self, name_or_id: &str) -> Result<bool> {
         match self.network_def(name_or_id).await {
@@ -1178,7 +1136,9 @@ mod tests {
         let rt = Runtime::open(opts(dir.path())).await.unwrap();
         let e = ContainerEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
         assert!(matches!(e, Error::NoSuchContainer(_)));
-        let e = PodEngine::lookup(&*rt, "nonesuch").await.unwrap_err();
+        let e = crate::pods::PodEngine::lookup(&*rt, "nonesuch")
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::NoSuchPod(_)));
         assert!(ContainerEngine::list(
             &*rt,

@@ -315,6 +315,11 @@ pub struct ContainerConfig {
     /// Environment variables set from secrets: variable name → secret name.
     #[serde(default)]
     pub secret_env: BTreeMap<String, String>,
+    /// The infra container of its pod.
+    pub is_infra: bool,
+    /// Namespaces joined from another container (a pod's infra): `ipc`, `uts`, `pid`,
+    /// `cgroup` → container ID.
+    pub join_ns: BTreeMap<String, String>,
 }
 
 /// Parses a signal name or number (`SIGTERM`, `TERM`, `15`) into its number.
@@ -394,6 +399,72 @@ pub fn parse_restart(s: &str) -> Result<RestartPolicy> {
     };
     p.validate()?;
     Ok(p)
+}
+
+/// The networking part of a libpod `SpecGenerator` (containers) or `PodSpecGenerator`
+/// (pods: the infra container's): `netns`, `Networks`, `portmappings`, DNS and host
+/// entries, applied to `c`.
+pub fn apply_libpod_network(c: &mut ContainerConfig, sg: &serde_json::Value) -> Result<()> {
+    use crate::json::field;
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    c.dns = strings(field(sg, "dns_server"));
+    c.dns_search = strings(field(sg, "dns_search"));
+    c.dns_options = strings(field(sg, "dns_option"));
+    c.extra_hosts = strings(field(sg, "hostadd"));
+    for p in field(sg, "portmappings").as_array().into_iter().flatten() {
+        c.ports.push(PortMapping {
+            host_ip: s(&p["host_ip"]),
+            host_port: p["host_port"].as_u64().unwrap_or(0) as u16,
+            container_port: p["container_port"].as_u64().unwrap_or(0) as u16,
+            range: p["range"].as_u64().unwrap_or(1).max(1) as u16,
+            protocol: Some(s(&p["protocol"]))
+                .filter(|x| !x.is_empty())
+                .unwrap_or_else(|| "tcp".into()),
+        });
+    }
+    let netns = field(sg, "netns");
+    let (mode, value) = (s(field(netns, "nsmode")), s(field(netns, "value")));
+    c.net = match mode.as_str() {
+        "" | "default" => NetMode::Default,
+        "bridge" | "private" => NetMode::Bridge,
+        "host" => NetMode::Host,
+        "none" | "noNetwork" => NetMode::None,
+        "container" => NetMode::Container(value),
+        "path" => NetMode::Path(value),
+        "slirp4netns" | "pasta" => {
+            return Err(Error::InvalidArg(format!(
+                "network mode {mode} is not supported by podapid"
+            )))
+        }
+        other => return Err(Error::InvalidArg(format!("invalid network mode {other:?}"))),
+    };
+    if let Some(nets) = field(sg, "Networks")
+        .as_object()
+        .or_else(|| field(sg, "networks").as_object())
+    {
+        for (name, o) in nets {
+            let att = NetAttach {
+                aliases: strings(&o["aliases"]),
+                static_ips: strings(&o["static_ips"]),
+                static_mac: Some(s(&o["static_mac"])).filter(|m| !m.is_empty()),
+                interface_name: Some(s(&o["interface_name"])).filter(|m| !m.is_empty()),
+            };
+            c.networks.insert(name.clone(), att);
+        }
+        if c.net == NetMode::Default && !c.networks.is_empty() {
+            c.net = NetMode::Bridge;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

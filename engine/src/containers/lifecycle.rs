@@ -178,7 +178,7 @@ const RIGHT: &[&str] = &[
     "hamilton", "liskov", "curie", "noether", "shannon", "dijkstra", "euler", "gauss",
 ];
 
-fn generated_name() -> String {
+pub(crate) fn generated_name() -> String {
     let r: [u8; 2] = rand::random();
     format!(
         "{}_{}",
@@ -335,6 +335,15 @@ impl Runtime {
         &self,
         cond: &'static str,
     ) -> Result<Vec<ContainerRecord>> {
+        self.container_records_query(cond, Vec::new()).await
+    }
+
+    /// Like [`Self::container_records_where`] with `?1`, `?2`... bound to `args`.
+    pub(crate) async fn container_records_query(
+        &self,
+        cond: &'static str,
+        args: Vec<String>,
+    ) -> Result<Vec<ContainerRecord>> {
         let rows: Vec<String> = self
             .db()
             .read(move |c| {
@@ -342,7 +351,7 @@ impl Runtime {
                     "SELECT config FROM containers WHERE {cond} ORDER BY created DESC"
                 ))?;
                 let v = stmt
-                    .query_map([], |r| r.get(0))?
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
                     .collect::<std::result::Result<Vec<String>, _>>()?;
                 Ok(v)
             })
@@ -377,6 +386,8 @@ impl Runtime {
     /// Creates a container record (nothing runs yet: `configured`).
     pub async fn create_container(&self, req: ContainerCreate) -> Result<ContainerRecord> {
         let mut cfg = req.config;
+        // A pod member joins the infra container's namespaces.
+        self.pod_for_member(&mut cfg).await?;
         if cfg.net == NetMode::Default {
             cfg.net = match self.options().conf.containers.netns.as_str() {
                 "host" => NetMode::Host,
@@ -652,6 +663,19 @@ impl Runtime {
 
     /// Does the init with the container's lock held.
     async fn init_locked(&self, rec: &mut ContainerRecord) -> Result<()> {
+        // A pod member needs its infra container's namespaces to exist.
+        self.ensure_infra_running(rec).await?;
+        let mut join_namespaces = BTreeMap::new();
+        for (kind, other) in &rec.config.join_ns {
+            let o = self.container_record(other).await?;
+            if o.pid <= 0 {
+                return Err(Error::InvalidState(format!(
+                    "cannot join the {kind} namespace of container {}: it is not running: container state improper",
+                    o.id
+                )));
+            }
+            join_namespaces.insert(kind.clone(), format!("/proc/{}/ns/{kind}", o.pid));
+        }
         let img = self.lookup_image(&rec.image_id).await?;
         let paths = self.ctr_paths(&rec.id);
         let store = self.image_store().clone();
@@ -782,6 +806,7 @@ impl Runtime {
                 .iter()
                 .any(|s| s == "no-new-privileges" || s == "no-new-privileges:true");
             let input = RuntimeSpecInput {
+                join_namespaces,
                 process: spec::ProcessSpec {
                     args,
                     env: r2.env.iter().chain(&secret_env).cloned().collect(),
@@ -898,7 +923,7 @@ impl Runtime {
     /// `NotModified` when it is already running.
     pub async fn start_container(&self, name_or_id: &str) -> Result<ContainerRecord> {
         let (g, mut rec) = self.lock_record(name_or_id).await?;
-        let res = self.start_locked(&mut rec).await;
+        let res = Box::pin(self.start_locked(&mut rec)).await;
         drop(g);
         self.remove_if_failed_auto_remove(&rec, res).await?;
         Ok(rec)
@@ -944,6 +969,7 @@ impl Runtime {
             }
             _ => {}
         }
+        self.ensure_infra_running(rec).await?;
         if let NetMode::Container(other) = &rec.config.net {
             let o = self.container_record(other).await?;
             if o.status != ContainerStatus::Running {
@@ -1475,6 +1501,14 @@ impl Runtime {
     /// Removes a container (a running one only with `force`, which kills it first).
     pub async fn remove_container(&self, name_or_id: &str, opts: RemoveOptions) -> Result<()> {
         let rec = self.container_record(name_or_id).await?;
+        if let (true, false, Some(pod)) = (rec.config.is_infra, opts.pod_removal, &rec.pod_id) {
+            if self.pod_record(pod).await.is_ok() {
+                return Err(Error::InvalidState(format!(
+                    "container {} is the infra container of pod {pod} and cannot be removed without removing the pod: container state improper",
+                    rec.id
+                )));
+            }
+        }
         let mut rx = self.subscribe_containers();
         if rec.is_running() || rec.status == ContainerStatus::Created {
             if !opts.force && rec.status != ContainerStatus::Created {
@@ -1879,6 +1913,8 @@ pub struct RemoveOptions {
     pub depend: bool,
     /// Stop timeout for `force` (default 0: kill at once... Podman uses the stop timeout).
     pub timeout: Option<u32>,
+    /// Part of removing its pod (an infra container may go).
+    pub pod_removal: bool,
 }
 
 /// Writes the container's `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf` into the

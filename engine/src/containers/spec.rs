@@ -363,6 +363,8 @@ pub struct MountSpec {
 /// Everything that goes into `config.json`.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeSpecInput {
+    /// Namespaces joined by path (`ipc`, `uts`, `pid`, `cgroup` → `/proc/<pid>/ns/...`).
+    pub join_namespaces: BTreeMap<String, String>,
     pub process: ProcessSpec,
     pub rootfs: String,
     pub readonly_rootfs: bool,
@@ -424,13 +426,13 @@ pub fn runtime_spec(i: &RuntimeSpecInput) -> Value {
         mounts.retain(|x| x["destination"] != json!(m.destination));
         mounts.push(json!({"destination": m.destination, "type": m.kind, "source": m.source, "options": m.options}));
     }
-    let mut namespaces = vec![
-        json!({"type": "pid"}),
-        json!({"type": "ipc"}),
-        json!({"type": "uts"}),
-        json!({"type": "mount"}),
-        json!({"type": "cgroup"}),
-    ];
+    let mut namespaces: Vec<Value> = ["pid", "ipc", "uts", "mount", "cgroup"]
+        .iter()
+        .map(|kind| match i.join_namespaces.get(*kind) {
+            Some(path) => json!({"type": kind, "path": path}),
+            None => json!({"type": kind}),
+        })
+        .collect();
     match &i.network {
         NetworkMode::Host => {}
         NetworkMode::None => namespaces.push(json!({"type": "network"})),
