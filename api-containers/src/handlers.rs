@@ -27,6 +27,14 @@ pub(crate) async fn list(
     for (k, v) in filters.iter() {
         f.insert(k.clone(), v.clone());
     }
+    // `pod` takes names too: matched by the pod's ID.
+    if let Some(pods) = f.get_mut("pod") {
+        for p in pods.iter_mut() {
+            if let Ok(rec) = st.pods.lookup(p).await {
+                *p = rec.id;
+            }
+        }
+    }
     // A limit or a status filter implies all containers (Docker).
     let all = all || limit > 0 || f.contains_key("status") || f.contains_key("exited");
     let records = st

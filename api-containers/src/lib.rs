@@ -8,6 +8,7 @@ mod attach;
 mod changes;
 mod create;
 mod exec;
+mod generate;
 mod handlers;
 mod inspect;
 mod lifecycle;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
             get(lifecycle::showmounted),
         )
         .route("/libpod/containers/stats", get(stats::libpod_stats))
+        .route("/libpod/generate/{name}/systemd", get(generate::systemd))
         .route("/libpod/exec/{id}/remove", post(exec::remove))
         .route(
             "/libpod/containers/{name}/healthcheck",

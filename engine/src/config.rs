@@ -210,6 +210,12 @@ const SYSTEM_DROPIN_DIR: &str = "/etc/containers/containers.conf.d";
 impl ContainersConf {
     /// Reads the files Podman reads, honouring `CONTAINERS_CONF` and `CONTAINERS_CONF_OVERRIDE`.
     pub fn load_default() -> Result<Self> {
+        Self::load_default_with(&[])
+    }
+
+    /// [`Self::load_default`] with `extra` files read last (a daemon embedding the engine
+    /// gives each instance its own settings, e.g. its own default network).
+    pub fn load_default_with(extra: &[PathBuf]) -> Result<Self> {
         let files = match std::env::var_os("CONTAINERS_CONF") {
             Some(p) if !p.is_empty() => vec![PathBuf::from(p)],
             _ => {
@@ -224,6 +230,7 @@ impl ContainersConf {
                 files.push(PathBuf::from(p));
             }
         }
+        files.extend(extra.iter().cloned());
         Self::load_files(&files)
     }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod images;
 pub mod json;
+pub mod kube;
 pub mod netns;
 pub mod networks;
 pub mod oci;
@@ -21,6 +22,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod store;
 pub mod system;
+pub mod systemd;
 pub mod volumes;
 
 pub use error::{Error, Result};

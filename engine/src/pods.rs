@@ -153,4 +153,22 @@ pub trait PodEngine: Send + Sync {
     ) -> Result<Vec<String>>;
     /// Removes pods whose containers are all stopped; their IDs.
     async fn prune(&self) -> Result<Vec<String>>;
+    /// `kube play`: creates (and with `start` starts) what the YAML describes.
+    async fn play_kube(
+        &self,
+        yaml: &str,
+        opts: crate::kube::PlayOptions,
+        start: bool,
+        replace: bool,
+    ) -> Result<crate::kube::run::PlayReport>;
+    /// `kube down`: stops and removes the pods the YAML names (volumes with `force`).
+    async fn kube_down(&self, yaml: &str, force: bool) -> Result<crate::kube::run::PlayReport>;
+    /// `generate kube` for pods, containers and volumes by name or ID.
+    async fn generate_kube(
+        &self,
+        names: &[String],
+        opts: crate::kube::GenerateOptions,
+    ) -> Result<String>;
+    /// `kube apply`: deploys YAML to a Kubernetes API server.
+    async fn kube_apply(&self, yaml: &str, opts: crate::kube::apply::ApplyOptions) -> Result<()>;
 }

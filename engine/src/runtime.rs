@@ -526,6 +526,14 @@ impl ContainerEngine for Runtime {
         Ok((rec, st))
     }
 
+    async fn generate_systemd(
+        &self,
+        name_or_id: &str,
+        opts: crate::systemd::SystemdOptions,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        Runtime::generate_systemd(self, name_or_id, &opts).await
+    }
+
     async fn changes(&self, name_or_id: &str) -> Result<Vec<crate::images::diff::Change>> {
         let rec = self.container_record(name_or_id).await?;
         let img = self.lookup_image(&rec.image_id).await?;

@@ -24,6 +24,9 @@ pub struct DaemonConfig {
     pub idle: Duration,
     /// `--cors` origin.
     pub cors: Option<String>,
+    /// containers.conf files read after the usual ones (tests give each daemon its own
+    /// default network this way).
+    pub extra_conf: Vec<PathBuf>,
 }
 
 /// The API areas this build serves (for logs and `--version`).
@@ -72,6 +75,10 @@ pub async fn serve(
     let mut opts = RuntimeOptions::from_host(config.root.clone(), config.runroot.clone())
         .context("reading the configuration")?;
     opts.service_uri = config.uri.clone();
+    if !config.extra_conf.is_empty() {
+        opts.conf = engine::config::ContainersConf::load_default_with(&config.extra_conf)
+            .context("reading the configuration")?;
+    }
     let runtime = Runtime::open(opts)
         .await
         .with_context(|| format!("opening the state under {}", config.root.display()))?;

@@ -131,6 +131,7 @@ fn main() -> anyhow::Result<()> {
                     uri: Some(uri),
                     idle: Duration::from_secs(time),
                     cors,
+                    extra_conf: Vec::new(),
                 };
                 podapid::serve(config, listener, shutdown_signal()).await
             }

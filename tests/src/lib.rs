@@ -63,12 +63,28 @@ impl TestDaemon {
         let listener = api_core::AnyListener::bind(&api_core::ListenAddr::Unix(socket.clone()))
             .await
             .expect("bind the test socket");
+        // Daemons of one test process run side by side: each gets a default network of its
+        // own (name, bridge, subnet), so their IPAM never hands out the same address.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = std::process::id();
+        let conf = dir.path().join("containers.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[network]\ndefault_network = \"t{}n{n}\"\ndefault_subnet = \"10.90.{}.0/24\"\n",
+                pid % 10_000,
+                (pid as u64 * 7 + u64::from(n)) % 250
+            ),
+        )
+        .expect("the daemon's containers.conf");
         let config = podapid::DaemonConfig {
             root: dir.path().join("root"),
             runroot: dir.path().join("run"),
             uri: Some(format!("unix://{}", socket.display())),
             idle: Duration::ZERO,
             cors: None,
+            extra_conf: vec![conf],
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -175,6 +175,12 @@ pub trait ContainerEngine: Send + Sync {
     ) -> Result<(lifecycle::ContainerRecord, stats::CgroupStats)>;
     /// What changed in its filesystem relative to its image.
     async fn changes(&self, name_or_id: &str) -> Result<Vec<crate::images::diff::Change>>;
+    /// `generate systemd` units for a container or pod: unit name → text.
+    async fn generate_systemd(
+        &self,
+        name_or_id: &str,
+        opts: crate::systemd::SystemdOptions,
+    ) -> Result<std::collections::BTreeMap<String, String>>;
     /// A tar of its filesystem written to `out`.
     async fn export(&self, name_or_id: &str, out: std::path::PathBuf) -> Result<()>;
     /// Connects to its attach socket (after initializing it when `init` is set and needed).

@@ -22,7 +22,7 @@ pub const MANIFEST_TYPES: &[&str] = &[
 ];
 
 /// Installs rustls' ring provider once (oci-client is built without a default provider).
-fn ensure_crypto() {
+pub(crate) fn ensure_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -551,6 +551,32 @@ impl PodEngine for Runtime {
         self.remove_pod(name_or_id, force, timeout).await
     }
 
+    async fn play_kube(
+        &self,
+        yaml: &str,
+        opts: crate::kube::PlayOptions,
+        start: bool,
+        replace: bool,
+    ) -> Result<crate::kube::run::PlayReport> {
+        self.play_kube_yaml(yaml, &opts, start, replace).await
+    }
+
+    async fn kube_down(&self, yaml: &str, force: bool) -> Result<crate::kube::run::PlayReport> {
+        Runtime::kube_down(self, yaml, force).await
+    }
+
+    async fn generate_kube(
+        &self,
+        names: &[String],
+        opts: crate::kube::GenerateOptions,
+    ) -> Result<String> {
+        Runtime::generate_kube(self, names, &opts).await
+    }
+
+    async fn kube_apply(&self, yaml: &str, opts: crate::kube::apply::ApplyOptions) -> Result<()> {
+        crate::kube::apply::apply(yaml, &opts).await
+    }
+
     async fn prune(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for p in PodEngine::list(self).await? {
