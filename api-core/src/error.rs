@@ -120,6 +120,7 @@ impl From<engine::Error> for ApiError {
             | E::InvalidState(_) => StatusCode::CONFLICT,
             E::InvalidArg(_) => StatusCode::BAD_REQUEST,
             E::NetworkConnected(_) => StatusCode::FORBIDDEN,
+            E::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             E::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             E::NotModified(_) => StatusCode::NOT_MODIFIED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -222,3 +222,65 @@ pub(crate) async fn prune(
     }
     Ok(Json(json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) }, "SpaceReclaimed": reclaimed})).into_response())
 }
+
+/// `POST /commit` and `/libpod/commit?container=&repo=&tag=&author=&comment=&changes=&
+/// pause=&format=&squash=&stream=`: the body, if any, is a Docker container config whose set
+/// fields the image takes.
+pub(crate) async fn commit(
+    State(st): State<AppState>,
+    axum::extract::Extension(ver): axum::extract::Extension<api_core::ApiVersion>,
+    q: Query,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let container = q.string("container").unwrap_or_default();
+    if container.is_empty() {
+        return Err(ApiError::bad_request("a container name or ID is required"));
+    }
+    let config = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let v: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("Decode(): {e}")))?;
+        v.is_object().then_some(v)
+    };
+    let repo = q.string("repo").unwrap_or_default();
+    let tag = q.string("tag").unwrap_or_default();
+    let reference = match (repo.is_empty(), tag.is_empty()) {
+        (true, _) => None,
+        (false, true) => Some(repo),
+        (false, false) => Some(format!("{repo}:{tag}")),
+    };
+    // Docker pauses by default; Podman's libpod API does not unless asked.
+    let pause = q.bool_or("pause", !ver.libpod)?;
+    let format = q.string("format").unwrap_or_default();
+    if !matches!(format.as_str(), "" | "oci" | "docker") {
+        return Err(ApiError::bad_request(format!(
+            "unrecognized image format {format:?}"
+        )));
+    }
+    let mut changes = Vec::new();
+    for c in q.all("changes") {
+        // Podman splits a `changes` value on commas unless it holds a JSON list.
+        if c.contains('[') {
+            changes.push(c);
+        } else {
+            changes.extend(c.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()));
+        }
+    }
+    let opts = engine::containers::commit::CommitOptions {
+        reference,
+        author: q.string("author").unwrap_or_default(),
+        comment: q.string("comment").unwrap_or_default(),
+        changes,
+        config,
+        pause,
+        docker_format: format == "docker" || (!ver.libpod && format.is_empty()),
+    };
+    let img = st.images.commit(&container, opts).await?;
+    let id = format!("sha256:{}", img.id);
+    if ver.libpod {
+        Ok((StatusCode::OK, Json(json!({"Id": id}))).into_response())
+    } else {
+        Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
+    }
+}

@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/images/export", get(archive::save_many))
         .route("/libpod/images/load", post(archive::load))
         .route("/libpod/images/import", post(archive::libpod_import))
+        .route("/commit", post(archive::commit))
+        .route("/libpod/commit", post(archive::commit))
         .route("/libpod/images/prune", post(archive::prune))
         // ImageListLibpod: GET /libpod/images/json -> 200 [LibpodImageSummary]
         .route("/libpod/images/json", get(handlers::libpod_list))

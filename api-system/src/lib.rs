@@ -7,10 +7,12 @@
 mod convert;
 mod handlers;
 mod secrets;
+mod stubs;
+mod system;
 pub mod types;
 
 use api_core::AppState;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 /// The system router fragment (always part of the daemon).
@@ -51,4 +53,20 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/secrets/{name}/exists", get(secrets::exists))
         // SecretDeleteLibpod: DELETE /libpod/secrets/{name} -> 204 | 404
         .route("/libpod/secrets/{name}", delete(secrets::remove))
+        // Disk usage and prune.
+        .route("/system/df", get(system::df))
+        .route("/libpod/system/df", get(system::df))
+        .route("/libpod/system/prune", post(system::prune))
+        // Registry credentials check.
+        .route("/auth", post(system::auth))
+        // Stubs: plugins, monitor, distribution (404) and swarm (503).
+        .route("/plugins", any(stubs::unsupported))
+        .route("/monitor", any(stubs::unsupported))
+        .route("/distribution/{name}/json", any(stubs::unsupported))
+        .route("/configs/{*path}", any(stubs::no_swarm))
+        .route("/nodes/{*path}", any(stubs::no_swarm))
+        .route("/services/{*path}", any(stubs::no_swarm))
+        .route("/swarm/{*path}", any(stubs::no_swarm))
+        .route("/tasks/{*path}", any(stubs::no_swarm))
+        .route("/secrets/{name}/{*path}", any(stubs::no_swarm))
 }

@@ -27,6 +27,9 @@ pub enum Error {
     Exists(String),
     #[error("adding pod to state: name {0:?} is in use: pod already exists")]
     PodExists(String),
+    /// Credentials a registry refused: HTTP 401.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("{0}: network is already connected")]
     NetworkConnected(String),
     #[error("volume with name {0} already exists: volume already exists")]

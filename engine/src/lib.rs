@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod containers;
+pub mod df;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -382,6 +382,18 @@ impl SystemEngine for Runtime {
     fn subscribe_events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
+
+    async fn disk_usage(&self) -> Result<crate::df::DiskUsage> {
+        Runtime::disk_usage(self).await
+    }
+
+    async fn prune(&self, opts: crate::df::PruneOptions) -> Result<crate::df::PruneReport> {
+        self.system_prune(opts).await
+    }
+
+    async fn login(&self, server: &str, username: &str, password: &str) -> Result<()> {
+        self.registry_login(server, username, password).await
+    }
 }
 
 #[async_trait]
@@ -985,6 +997,14 @@ impl ImageEngine for Runtime {
             );
         }
         Ok(imgs)
+    }
+
+    async fn commit(
+        &self,
+        container: &str,
+        opts: crate::containers::commit::CommitOptions,
+    ) -> Result<ImageRecord> {
+        self.commit_container(container, opts).await
     }
 
     async fn import_image(

@@ -110,6 +110,12 @@ pub trait SystemEngine: Send + Sync {
     async fn events(&self, filter: EventFilter) -> Result<Vec<Event>>;
     /// Events from now on.
     fn subscribe_events(&self) -> broadcast::Receiver<Event>;
+    /// Disk usage of images, containers and volumes (`system df`).
+    async fn disk_usage(&self) -> Result<crate::df::DiskUsage>;
+    /// Removes what nothing uses (`system prune`).
+    async fn prune(&self, opts: crate::df::PruneOptions) -> Result<crate::df::PruneReport>;
+    /// Checks credentials against a registry (`/auth`).
+    async fn login(&self, server: &str, username: &str, password: &str) -> Result<()>;
 }
 
 /// Runs `bin --version` and returns its output trimmed, or "" when it fails.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 pub mod archive;
+pub mod commit;
 pub mod config;
 pub mod exec;
 pub mod health;

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod auth;
 pub mod diff;
 pub mod layer;
+pub mod login;
 pub mod push;
 pub mod reference;
 pub mod registry;
@@ -217,6 +218,12 @@ pub trait ImageEngine: Send + Sync {
     ) -> Result<()>;
     /// Loads a docker-archive or oci-archive (compressed or not) from a file.
     async fn load_archive(&self, path: std::path::PathBuf) -> Result<Vec<ImageRecord>>;
+    /// A new image from a container's filesystem changes (`commit`).
+    async fn commit(
+        &self,
+        container: &str,
+        opts: crate::containers::commit::CommitOptions,
+    ) -> Result<ImageRecord>;
     /// Imports a root filesystem tar from a file as a one-layer image.
     async fn import_image(
         &self,
