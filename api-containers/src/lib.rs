@@ -48,6 +48,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/libpod/containers/stats", get(stats::libpod_stats))
         .route("/libpod/generate/{name}/systemd", get(generate::systemd))
+        .route(
+            "/libpod/containers/{name}/checkpoint",
+            post(lifecycle::checkpoint_restore),
+        )
+        .route(
+            "/libpod/containers/{name}/restore",
+            post(lifecycle::checkpoint_restore),
+        )
         .route("/libpod/exec/{id}/remove", post(exec::remove))
         .route(
             "/libpod/containers/{name}/healthcheck",

@@ -510,3 +510,21 @@ pub(crate) async fn healthcheck(
     let h = st.containers.healthcheck(&name).await?;
     Ok(Json(json!(h)))
 }
+
+/// `POST /libpod/containers/{name}/checkpoint` and `/restore`: the container is looked up
+/// (404 when missing); checkpointing itself needs CRIU, which podapid does not drive yet, so
+/// the answer says so (501) instead of pretending.
+pub(crate) async fn checkpoint_restore(
+    State(st): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    st.containers.inspect(&name).await?;
+    let criu = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("criu").exists()));
+    Err(Error::NotImplemented(if criu {
+        "checkpoint/restore is not implemented by podapid".into()
+    } else {
+        "checkpoint/restore requires CRIU, which is not installed on this host (and podapid does not drive it yet)".into()
+    })
+    .into())
+}

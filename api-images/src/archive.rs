@@ -264,7 +264,11 @@ pub(crate) async fn commit(
         if c.contains('[') {
             changes.push(c);
         } else {
-            changes.extend(c.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()));
+            changes.extend(
+                c.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty()),
+            );
         }
     }
     let opts = engine::containers::commit::CommitOptions {
@@ -283,4 +287,29 @@ pub(crate) async fn commit(
     } else {
         Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
     }
+}
+
+/// `POST /libpod/images/scp/{name}?destination=&quiet=`: podapid keeps one image store, so
+/// there is no other local user's store to copy into, and SSH transfers to remote hosts
+/// are not made from a daemon here; the image is looked up (404) and the refusal says why.
+pub(crate) async fn scp(
+    State(st): State<AppState>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    let _ = q.bool_or("quiet", false)?;
+    st.images.lookup_image(&name).await?;
+    let dest = q.string("destination").unwrap_or_default();
+    Err(ApiError::from(engine::Error::NotImplemented(format!(
+        "image scp to {:?} is not supported: podapid has a single image store (use save/load, or push to a registry)",
+        dest
+    ))))
+}
+
+/// `POST /build/prune` (Docker's; Podman has no such route, which breaks `docker system
+/// prune`): the build cache is made of ordinary images here, pruned with the images, so
+/// nothing is left to delete.
+pub(crate) async fn build_prune(q: Query) -> ApiResult<Json<Value>> {
+    let _ = q.bool_or("all", false)?;
+    Ok(Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0})))
 }

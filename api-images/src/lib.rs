@@ -41,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/images/load", post(archive::load))
         .route("/libpod/images/import", post(archive::libpod_import))
         .route("/commit", post(archive::commit))
+        .route("/build/prune", post(archive::build_prune))
+        .route("/libpod/images/scp/{name}", post(archive::scp))
         .route("/libpod/commit", post(archive::commit))
         .route("/libpod/images/prune", post(archive::prune))
         // ImageListLibpod: GET /libpod/images/json -> 200 [LibpodImageSummary]

@@ -161,7 +161,11 @@ pub(crate) async fn df(
     Extension(ver): Extension<ApiVersion>,
 ) -> ApiResult<Json<Value>> {
     let u = st.system.disk_usage().await?;
-    Ok(Json(if ver.libpod { libpod_df(&u) } else { compat_df(&u) }))
+    Ok(Json(if ver.libpod {
+        libpod_df(&u)
+    } else {
+        compat_df(&u)
+    }))
 }
 
 fn reports(list: &[Pruned]) -> Value {
@@ -212,5 +216,7 @@ pub(crate) async fn auth(
     st.system
         .login(&s("serveraddress"), &s("username"), &s("password"))
         .await?;
-    Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})))
+    Ok(Json(
+        json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+    ))
 }

@@ -49,14 +49,32 @@ async fn docker_commit_df_and_prune() {
     // The deletion is carried as a whiteout.
     let (okr, _) = docker(&d, &["run", "--rm", "committed:1", "ls", "/bin/vi"]).await;
     assert!(!okr, "/bin/vi came back");
-    let out = ok(&d, &["run", "--rm", "committed:1", "sh", "-c", "echo $FROM_COMMIT"]).await;
+    let out = ok(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "committed:1",
+            "sh",
+            "-c",
+            "echo $FROM_COMMIT",
+        ],
+    )
+    .await;
     assert_eq!(out.trim(), "yes");
-    let out = ok(&d, &["history", "committed:1", "--format", "{{.CreatedBy}}"]).await;
+    let out = ok(
+        &d,
+        &["history", "committed:1", "--format", "{{.CreatedBy}}"],
+    )
+    .await;
     assert!(out.lines().count() >= 2, "{out}");
 
     ok(&d, &["volume", "create", "dfvol"]).await;
     let out = ok(&d, &["system", "df"]).await;
-    assert!(out.contains("Images") && out.contains("Local Volumes"), "{out}");
+    assert!(
+        out.contains("Images") && out.contains("Local Volumes"),
+        "{out}"
+    );
     let out = ok(&d, &["system", "df", "-v"]).await;
     assert!(out.contains("dfvol") && out.contains("committed"), "{out}");
 
@@ -96,7 +114,10 @@ async fn docker_login_to_a_registry_with_htpasswd() {
     )
     .unwrap();
     let mut registry = Command::new("docker-registry")
-        .args(["serve", &dir.path().join("config.yml").display().to_string()])
+        .args([
+            "serve",
+            &dir.path().join("config.yml").display().to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

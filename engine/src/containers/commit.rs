@@ -17,8 +17,8 @@ use crate::containers::lifecycle::ContainerRecord;
 use crate::containers::ContainerStatus;
 use crate::error::{Error, Result};
 use crate::images::archive::{ingest, with_conn, LayerBlob};
-use crate::images::{ImageEngine, ImageRecord, ImageRef};
 use crate::images::layer::HashingReader;
+use crate::images::{ImageEngine, ImageRecord, ImageRef};
 use crate::runtime::Runtime;
 
 /// What a commit is asked for.
@@ -54,23 +54,16 @@ fn xattr_get(path: &Path, name: &str) -> Option<Vec<u8>> {
     let n = CString::new(name).ok()?;
     let mut buf = [0u8; 16];
     // SAFETY: both strings are NUL-terminated and the buffer is valid for its length.
-    let r = unsafe {
-        nix::libc::lgetxattr(
-            p.as_ptr(),
-            n.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+    let r =
+        unsafe { nix::libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (r >= 0).then(|| buf[..r as usize].to_vec())
 }
 
 /// Writes the tar of an overlay upper directory into `out`, skipping `skip` (relative
 /// paths of runtime placeholders). Blocking.
 pub fn upper_layer_tar(upper: &Path, out: &Path, skip: &HashSet<PathBuf>) -> Result<()> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        Error::io(format!("{what} {}", p.display()), e)
-    };
+    let io =
+        |what: &str, p: &Path, e: std::io::Error| Error::io(format!("{what} {}", p.display()), e);
     let f = std::fs::File::create(out).map_err(|e| io("creating", out, e))?;
     let mut b = tar::Builder::new(std::io::BufWriter::new(f));
     b.follow_symlinks(false);
@@ -94,7 +87,9 @@ pub fn upper_layer_tar(upper: &Path, out: &Path, skip: &HashSet<PathBuf>) -> Res
                 // Deleted in the container: an OCI whiteout.
                 let name = format!(
                     ".wh.{}",
-                    r.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                    r.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default()
                 );
                 let wh = r.parent().unwrap_or(Path::new("")).join(name);
                 let mut h = tar::Header::new_gnu();
@@ -185,7 +180,11 @@ fn commit_config(
         c = json!({});
     }
     c["Env"] = json!(rec.env);
-    c["Cmd"] = if rec.cmd.is_empty() { Value::Null } else { json!(rec.cmd) };
+    c["Cmd"] = if rec.cmd.is_empty() {
+        Value::Null
+    } else {
+        json!(rec.cmd)
+    };
     c["Entrypoint"] = if rec.entrypoint.is_empty() {
         Value::Null
     } else {
@@ -321,8 +320,10 @@ impl Runtime {
                 "application/vnd.oci.image.layer.v1.tar".into()
             },
         });
-        let img = with_conn(self.db(), move |c| ingest(&store, c, &bytes, layers, None, &names))
-            .await?;
+        let img = with_conn(self.db(), move |c| {
+            ingest(&store, c, &bytes, layers, None, &names)
+        })
+        .await?;
         drop(dir);
         let mut e = crate::events::Event::new(crate::events::EventType::Container, "commit");
         e.id = rec.id.clone();

@@ -64,7 +64,9 @@ impl Runtime {
             .build()
             .map_err(|e| Error::Internal(e.to_string()))?;
         let failed = |msg: String| {
-            Error::Runtime(format!("login attempt to {server} failed with status: {msg}"))
+            Error::Runtime(format!(
+                "login attempt to {server} failed with status: {msg}"
+            ))
         };
         let mut resp = client
             .get(format!("https://{host}/v2/"))

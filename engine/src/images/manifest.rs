@@ -429,8 +429,8 @@ impl ImageIndex {
             }),
             other => {
                 return Err(Error::InvalidArg(format!(
-                    "serializing list to type {other:?} not implemented: manifest type not supported"
-                )))
+                "serializing list to type {other:?} not implemented: manifest type not supported"
+            )))
             }
         };
         out.map_err(|e| Error::Internal(format!("serializing a manifest list: {e}")))
@@ -499,12 +499,14 @@ impl ImageIndex {
     /// The instance for `want`: same OS and architecture and (Arm defaults applied) variant;
     /// without a wanted variant, any variant of the architecture as a fallback.
     pub fn choose_instance(&self, want: &Platform) -> Option<&IndexEntry> {
-        let same = |e: &IndexEntry| e.platform.os == want.os && e.platform.architecture == want.arch;
+        let same =
+            |e: &IndexEntry| e.platform.os == want.os && e.platform.architecture == want.arch;
         let variant = normalized_variant(&want.arch, &want.variant);
         self.manifests
             .iter()
             .find(|&e| {
-                same(e) && normalized_variant(&e.platform.architecture, &e.platform.variant) == variant
+                same(e)
+                    && normalized_variant(&e.platform.architecture, &e.platform.variant) == variant
             })
             .or_else(|| {
                 if want.variant.is_empty() {
@@ -523,9 +525,9 @@ pub fn merge_annotations(
 ) -> Result<BTreeMap<String, String>> {
     let mut out = map.clone();
     for spec in list {
-        let (k, v) = spec.split_once('=').ok_or_else(|| {
-            Error::InvalidArg(format!("no value given for annotation {spec:?}"))
-        })?;
+        let (k, v) = spec
+            .split_once('=')
+            .ok_or_else(|| Error::InvalidArg(format!("no value given for annotation {spec:?}")))?;
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
@@ -547,9 +549,13 @@ pub fn check_digest(s: &str) -> std::result::Result<(), &'static str> {
         "sha512" => 128,
         _ => {
             let alg_ok = alg.split(['+', '.', '_', '-']).all(|p| {
-                !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
             });
-            let hex_ok = hex.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
+            let hex_ok = hex
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
             return Err(if alg_ok && hex_ok {
                 "unsupported digest algorithm"
             } else {
@@ -560,7 +566,10 @@ pub fn check_digest(s: &str) -> std::result::Result<(), &'static str> {
     if hex.len() != len {
         return Err("invalid checksum digest length");
     }
-    if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Err(FORMAT);
     }
     Ok(())
@@ -642,7 +651,9 @@ fn guess_manifest_type(bytes: &[u8]) -> String {
 }
 
 fn is_index(media_type: &str, v: &Value) -> bool {
-    media_type.contains("index") || media_type.contains("manifest.list") || v.get("manifests").is_some()
+    media_type.contains("index")
+        || media_type.contains("manifest.list")
+        || v.get("manifests").is_some()
 }
 
 fn host_platform() -> Platform {
@@ -654,7 +665,11 @@ fn host_platform() -> Platform {
 }
 
 fn short_id(digest: &str) -> String {
-    digest.trim_start_matches("sha256:").chars().take(12).collect()
+    digest
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect()
 }
 
 fn bad_manifest(what: &str, e: serde_json::Error) -> Error {
@@ -667,13 +682,12 @@ fn bad_manifest(what: &str, e: serde_json::Error) -> Error {
 // --- Database ---
 
 fn by_name(c: &Connection, name: &str) -> Result<Option<String>> {
-    Ok(c
-        .query_row(
-            "SELECT id FROM manifest_lists WHERE name = ?1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT id FROM manifest_lists WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// Resolves a list name or ID like image lookups: exact name, full or prefix ID, the
@@ -689,7 +703,8 @@ fn resolve_list(c: &Connection, key: &str, search: &[String]) -> Result<Option<S
     }
     let hexkey = key.strip_prefix("sha256:").unwrap_or(key);
     if !hexkey.is_empty() && hexkey.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let mut stmt = c.prepare("SELECT id FROM manifest_lists WHERE id LIKE ?1 || '%' LIMIT 2")?;
+        let mut stmt =
+            c.prepare("SELECT id FROM manifest_lists WHERE id LIKE ?1 || '%' LIMIT 2")?;
         let ids: Vec<String> = stmt
             .query_map([hexkey.to_ascii_lowercase()], |r| r.get(0))?
             .collect::<std::result::Result<_, _>>()?;
@@ -1030,10 +1045,15 @@ impl ManifestContext<'_> {
     /// The image config a manifest names, fetched from where the manifest came from.
     async fn config_of(client: &RegistryClient, at: &ImageRef, manifest: &[u8]) -> Result<Value> {
         let m: Value = serde_json::from_slice(manifest).map_err(|e| bad_manifest(&at.full(), e))?;
-        let digest = m["config"]["digest"].as_str().ok_or_else(|| Error::Registry {
-            status: 500,
-            message: format!("reading configuration blob from {}: manifest without config", at.full()),
-        })?;
+        let digest = m["config"]["digest"]
+            .as_str()
+            .ok_or_else(|| Error::Registry {
+                status: 500,
+                message: format!(
+                    "reading configuration blob from {}: manifest without config",
+                    at.full()
+                ),
+            })?;
         let bytes = client.blob_bytes(at, digest).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Registry {
             status: 500,
@@ -1130,9 +1150,8 @@ impl ManifestContext<'_> {
         instance: &str,
         opts: &ManifestAnnotateOptions,
     ) -> Result<String> {
-        check_digest(instance).map_err(|e| {
-            Error::InvalidArg(format!("invalid image digest {instance:?}: {e}"))
-        })?;
+        check_digest(instance)
+            .map_err(|e| Error::InvalidArg(format!("invalid image digest {instance:?}: {e}")))?;
         let id = self.resolve_required(name).await?;
         merge_annotations(&opts.annotation, &opts.annotations)?;
         let (id2, inst, opts) = (id.clone(), instance.to_string(), opts.clone());
@@ -1149,9 +1168,8 @@ impl ManifestContext<'_> {
 
     /// Removes an instance by digest. Returns the list's ID.
     pub async fn remove_instance(&self, name: &str, instance: &str) -> Result<String> {
-        check_digest(instance).map_err(|e| {
-            Error::InvalidArg(format!("invalid image digest {instance:?}: {e}"))
-        })?;
+        check_digest(instance)
+            .map_err(|e| Error::InvalidArg(format!("invalid image digest {instance:?}: {e}")))?;
         let id = self.resolve_required(name).await?;
         let (id2, inst) = (id.clone(), instance.to_string());
         self.db
@@ -1168,7 +1186,11 @@ impl ManifestContext<'_> {
 
     /// A local list, else (Podman's `manifest inspect` of a plain image or unknown name) the
     /// registry's manifest for the name, shown in Docker form.
-    pub async fn inspect(&self, name: &str, opts: &ManifestInspectOptions) -> Result<ManifestInspect> {
+    pub async fn inspect(
+        &self,
+        name: &str,
+        opts: &ManifestInspectOptions,
+    ) -> Result<ManifestInspect> {
         if let Some(id) = self.resolve(name).await? {
             if let Some((list, rec)) = self.db.read(move |c| load_list(c, &id)).await? {
                 return Ok(ManifestInspect {
@@ -1302,7 +1324,8 @@ impl ManifestContext<'_> {
                 at.digest = Some(entry.digest.clone());
                 match rec.instances.get(&entry.digest) {
                     Some(InstanceSource::Local { image_id }) => {
-                        self.push_local(image_id, entry, &at, opts, progress).await?
+                        self.push_local(image_id, entry, &at, opts, progress)
+                            .await?
                     }
                     Some(InstanceSource::Registry { repository }) => {
                         self.copy_remote(repository, entry, &at, opts, progress)
@@ -1396,13 +1419,18 @@ impl ManifestContext<'_> {
         let f = self
             .fetch(&src, opts.tls_verify, opts.credentials.as_ref())
             .await?;
-        let m: Value = serde_json::from_slice(&f.bytes).map_err(|e| bad_manifest(&src.full(), e))?;
+        let m: Value =
+            serde_json::from_slice(&f.bytes).map_err(|e| bad_manifest(&src.full(), e))?;
         let mut blobs: Vec<String> = Vec::new();
         if let Some(c) = m["config"]["digest"].as_str() {
             blobs.push(c.to_string());
         }
         if let Some(layers) = m["layers"].as_array() {
-            blobs.extend(layers.iter().filter_map(|l| l["digest"].as_str().map(String::from)));
+            blobs.extend(
+                layers
+                    .iter()
+                    .filter_map(|l| l["digest"].as_str().map(String::from)),
+            );
         }
         let client = self
             .client_for(at, opts.tls_verify, opts.credentials.as_ref())
@@ -1489,13 +1517,17 @@ impl ManifestContext<'_> {
                     )
                     .optional()?;
                 tx.execute("DELETE FROM manifest_lists WHERE id = ?1", [&id2])?;
-                Ok(n.into_iter().collect())
+                Ok(n.into_iter().collect::<Vec<String>>())
             })
             .await?;
         for n in &names {
             self.emit("untag", &id, n);
         }
-        self.emit("remove", &id, names.first().map(String::as_str).unwrap_or(""));
+        self.emit(
+            "remove",
+            &id,
+            names.first().map(String::as_str).unwrap_or(""),
+        );
         Ok(RemoveReport {
             untagged: names,
             deleted: vec![id],
@@ -1576,9 +1608,7 @@ mod tests {
         assert_eq!(idx.storage_media_type(), OCI_INDEX);
         idx.manifests[0].platform.features = vec!["f".into()];
         assert_eq!(idx.storage_media_type(), DOCKER_LIST);
-        idx.manifests[0]
-            .annotations
-            .insert("k".into(), "v".into());
+        idx.manifests[0].annotations.insert("k".into(), "v".into());
         assert_eq!(idx.storage_media_type(), OCI_INDEX);
     }
 
@@ -1587,16 +1617,17 @@ mod tests {
         let mut idx = ImageIndex::default();
         idx.add_instance(entry('a', "amd64", ""));
         idx.add_instance(entry('b', "arm64", ""));
-        idx.manifests[0]
-            .annotations
-            .insert("k".into(), "v".into());
+        idx.manifests[0].annotations.insert("k".into(), "v".into());
         idx.add_instance(entry('a', "amd64", ""));
         let digests: Vec<&str> = idx.manifests.iter().map(|m| m.digest.as_str()).collect();
         assert_eq!(digests, vec![d('b'), d('a')]);
         assert!(idx.manifests[1].annotations.is_empty());
         idx.remove_instance(&d('b')).unwrap();
         let err = idx.remove_instance(&d('b')).unwrap_err().to_string();
-        assert!(err.ends_with("found in manifest list: file does not exist"), "{err}");
+        assert!(
+            err.ends_with("found in manifest list: file does not exist"),
+            "{err}"
+        );
         assert_eq!(idx.manifests.len(), 1);
     }
 
@@ -1650,13 +1681,22 @@ mod tests {
     fn digests_are_checked_like_go_digest() {
         assert!(check_digest(&d('a')).is_ok());
         assert_eq!(check_digest("nope"), Err("invalid checksum digest format"));
-        assert_eq!(check_digest("sha256:"), Err("invalid checksum digest format"));
-        assert_eq!(check_digest("sha256:abc"), Err("invalid checksum digest length"));
+        assert_eq!(
+            check_digest("sha256:"),
+            Err("invalid checksum digest format")
+        );
+        assert_eq!(
+            check_digest("sha256:abc"),
+            Err("invalid checksum digest length")
+        );
         assert_eq!(
             check_digest(&format!("sha256:{}", "A".repeat(64))),
             Err("invalid checksum digest format")
         );
-        assert_eq!(check_digest("md5:abcd"), Err("unsupported digest algorithm"));
+        assert_eq!(
+            check_digest("md5:abcd"),
+            Err("unsupported digest algorithm")
+        );
         assert_eq!(
             check_digest("containers-storage:abc/def"),
             Err("invalid checksum digest format")
@@ -1677,14 +1717,25 @@ mod tests {
         };
         assert_eq!(idx.choose_instance(&p("amd64", "")).unwrap().digest, d('a'));
         assert_eq!(idx.choose_instance(&p("arm64", "")).unwrap().digest, d('b'));
-        assert_eq!(idx.choose_instance(&p("arm64", "v8")).unwrap().digest, d('b'));
+        assert_eq!(
+            idx.choose_instance(&p("arm64", "v8")).unwrap().digest,
+            d('b')
+        );
         assert_eq!(idx.choose_instance(&p("arm", "")).unwrap().digest, d('e'));
         assert_eq!(idx.choose_instance(&p("arm", "v6")).unwrap().digest, d('c'));
         assert!(idx.choose_instance(&p("arm", "v5")).is_none());
         assert!(idx.choose_instance(&p("s390x", "")).is_none());
         let cfg = serde_json::json!({"os": "linux", "architecture": "arm", "variant": "v7", "os.version": "1"});
         let pf = platform_from_config(&cfg);
-        assert_eq!((pf.os.as_str(), pf.architecture.as_str(), pf.variant.as_str(), pf.os_version.as_str()), ("linux", "arm", "v7", "1"));
+        assert_eq!(
+            (
+                pf.os.as_str(),
+                pf.architecture.as_str(),
+                pf.variant.as_str(),
+                pf.os_version.as_str()
+            ),
+            ("linux", "arm", "v7", "1")
+        );
     }
 
     #[test]
@@ -1694,7 +1745,8 @@ mod tests {
             AddSource::Local("abc123".into())
         );
         assert_eq!(
-            parse_add_source("containers-storage:[overlay@/var/lib/c+/run/c]localhost/x:1").unwrap(),
+            parse_add_source("containers-storage:[overlay@/var/lib/c+/run/c]localhost/x:1")
+                .unwrap(),
             AddSource::Local("localhost/x:1".into())
         );
         match parse_add_source("docker://alpine").unwrap() {
@@ -1714,12 +1766,17 @@ mod tests {
             r#"unsupported transport oci in "oci:/tmp/x": only docker transport is supported"#
         );
         assert_eq!(
-            parse_destination("docker://localhost:5000/abc").unwrap().full(),
+            parse_destination("docker://localhost:5000/abc")
+                .unwrap()
+                .full(),
             "localhost:5000/abc:latest"
         );
         assert_eq!(normalize_list_name("abc").unwrap(), "localhost/abc:latest");
         assert_eq!(normalize_list_name("abc:v1").unwrap(), "localhost/abc:v1");
-        assert_eq!(normalize_list_name("quay.io/a/b").unwrap(), "quay.io/a/b:latest");
+        assert_eq!(
+            normalize_list_name("quay.io/a/b").unwrap(),
+            "quay.io/a/b:latest"
+        );
         assert!(normalize_list_name("ABC").is_err());
     }
 
@@ -1757,15 +1814,31 @@ mod tests {
         assert!(save_list(&tx, "missing", &rec).is_err());
         tx.commit().unwrap();
         let search = vec!["docker.io".to_string()];
-        for key in ["abc", "abc:latest", "localhost/abc:latest", &id[..12], &format!("sha256:{id}")] {
-            assert_eq!(resolve_list(&c, key, &search).unwrap(), Some(id.clone()), "{key}");
+        let full = format!("sha256:{id}");
+        for key in [
+            "abc",
+            "abc:latest",
+            "localhost/abc:latest",
+            &id[..12],
+            full.as_str(),
+        ] {
+            assert_eq!(
+                resolve_list(&c, key, &search).unwrap(),
+                Some(id.clone()),
+                "{key}"
+            );
         }
         assert_eq!(resolve_list(&c, "abc:v2", &search).unwrap(), None);
         assert_eq!(resolve_list(&c, "nope", &search).unwrap(), None);
         let (list, back) = load_list(&c, &id).unwrap().unwrap();
         assert_eq!(list.name, "localhost/abc:latest");
         assert_eq!(list.index.manifests.len(), 1);
-        assert_eq!(back.instances[&d('a')], InstanceSource::Local { image_id: "img".into() });
+        assert_eq!(
+            back.instances[&d('a')],
+            InstanceSource::Local {
+                image_id: "img".into()
+            }
+        );
     }
 
     #[test]
@@ -1773,7 +1846,9 @@ mod tests {
         assert_eq!(guess_manifest_type(br#"{"mediaType":"x"}"#), "x");
         assert_eq!(guess_manifest_type(br#"{"manifests":[]}"#), OCI_INDEX);
         assert_eq!(
-            guess_manifest_type(format!(r#"{{"config":{{"mediaType":"{DOCKER_CONFIG}"}}}}"#).as_bytes()),
+            guess_manifest_type(
+                format!(r#"{{"config":{{"mediaType":"{DOCKER_CONFIG}"}}}}"#).as_bytes()
+            ),
             DOCKER_MANIFEST
         );
         assert_eq!(guess_manifest_type(b"{}"), OCI_MANIFEST);
