@@ -7,6 +7,7 @@
 mod archive;
 mod convert;
 mod handlers;
+mod manifest;
 mod pull;
 mod push;
 
@@ -41,6 +42,13 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/images/load", post(archive::load))
         .route("/libpod/images/import", post(archive::libpod_import))
         .route("/commit", post(archive::commit))
+        .route(
+            "/libpod/manifests/{*rest}",
+            get(manifest::get)
+                .post(manifest::post)
+                .put(manifest::put)
+                .delete(manifest::delete),
+        )
         .route("/build/prune", post(archive::build_prune))
         .route("/libpod/images/scp/{name}", post(archive::scp))
         .route("/libpod/commit", post(archive::commit))

@@ -793,6 +793,15 @@ impl crate::secrets::SecretEngine for Runtime {
 }
 
 impl Runtime {
+    fn manifests(&self) -> crate::images::manifest::ManifestContext<'_> {
+        crate::images::manifest::ManifestContext {
+            store: &self.images,
+            db: &self.db,
+            registries: &self.opts.registries,
+            events: &self.events,
+        }
+    }
+
     fn search_registries(&self) -> Vec<String> {
         self.opts.registries.unqualified_search_registries.clone()
     }
@@ -997,6 +1006,66 @@ impl ImageEngine for Runtime {
             );
         }
         Ok(imgs)
+    }
+
+    async fn manifest_create(
+        &self,
+        name: &str,
+        images: Vec<String>,
+        all: bool,
+        amend: bool,
+    ) -> Result<String> {
+        self.manifests().create(name, &images, all, amend).await
+    }
+
+    async fn manifest_add(
+        &self,
+        name: &str,
+        images: Vec<String>,
+        opts: crate::images::manifest::ManifestAddOptions,
+    ) -> Result<String> {
+        self.manifests().add(name, &images, &opts).await
+    }
+
+    async fn manifest_annotate(
+        &self,
+        name: &str,
+        instance: &str,
+        opts: crate::images::manifest::ManifestAnnotateOptions,
+    ) -> Result<String> {
+        self.manifests().annotate(name, instance, &opts).await
+    }
+
+    async fn manifest_remove_instance(&self, name: &str, instance: &str) -> Result<String> {
+        self.manifests().remove_instance(name, instance).await
+    }
+
+    async fn manifest_exists(&self, name: &str) -> Result<bool> {
+        self.manifests().exists(name).await
+    }
+
+    async fn manifest_inspect(
+        &self,
+        name: &str,
+        opts: crate::images::manifest::ManifestInspectOptions,
+    ) -> Result<crate::images::manifest::ManifestInspect> {
+        self.manifests().inspect(name, &opts).await
+    }
+
+    async fn manifest_push(
+        &self,
+        name: &str,
+        destination: &str,
+        opts: crate::images::manifest::ManifestPushOptions,
+        progress: tokio::sync::mpsc::Sender<crate::images::PushProgress>,
+    ) -> Result<String> {
+        self.manifests()
+            .push(name, destination, &opts, &progress)
+            .await
+    }
+
+    async fn manifest_delete(&self, name: &str) -> Result<crate::images::RemoveReport> {
+        self.manifests().delete(name).await
     }
 
     async fn commit(

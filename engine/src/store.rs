@@ -65,6 +65,8 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE pending_cleanups (id TEXT PRIMARY KEY, data TEXT NOT NULL);
     "#,
+    // 4: manifest lists (images/manifest.rs).
+    r#"CREATE TABLE manifest_lists (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, data TEXT NOT NULL, created INTEGER NOT NULL);"#,
 ];
 
 /// The newest schema version this build understands.

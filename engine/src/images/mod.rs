@@ -7,6 +7,7 @@ pub mod auth;
 pub mod diff;
 pub mod layer;
 pub mod login;
+pub mod manifest;
 pub mod push;
 pub mod reference;
 pub mod registry;
@@ -218,6 +219,48 @@ pub trait ImageEngine: Send + Sync {
     ) -> Result<()>;
     /// Loads a docker-archive or oci-archive (compressed or not) from a file.
     async fn load_archive(&self, path: std::path::PathBuf) -> Result<Vec<ImageRecord>>;
+    /// Creates a manifest list (with `amend`, reuses an existing one); its ID.
+    async fn manifest_create(
+        &self,
+        name: &str,
+        images: Vec<String>,
+        all: bool,
+        amend: bool,
+    ) -> Result<String>;
+    /// Adds images to a manifest list.
+    async fn manifest_add(
+        &self,
+        name: &str,
+        images: Vec<String>,
+        opts: manifest::ManifestAddOptions,
+    ) -> Result<String>;
+    /// Changes the annotations/platform of one instance.
+    async fn manifest_annotate(
+        &self,
+        name: &str,
+        instance: &str,
+        opts: manifest::ManifestAnnotateOptions,
+    ) -> Result<String>;
+    /// Removes one instance (by digest).
+    async fn manifest_remove_instance(&self, name: &str, instance: &str) -> Result<String>;
+    /// Whether a manifest list of that name exists.
+    async fn manifest_exists(&self, name: &str) -> Result<bool>;
+    /// The list as Podman shows it.
+    async fn manifest_inspect(
+        &self,
+        name: &str,
+        opts: manifest::ManifestInspectOptions,
+    ) -> Result<manifest::ManifestInspect>;
+    /// Pushes the list (and with `all` its images) to a registry; the pushed digest.
+    async fn manifest_push(
+        &self,
+        name: &str,
+        destination: &str,
+        opts: manifest::ManifestPushOptions,
+        progress: mpsc::Sender<PushProgress>,
+    ) -> Result<String>;
+    /// Deletes the list.
+    async fn manifest_delete(&self, name: &str) -> Result<RemoveReport>;
     /// A new image from a container's filesystem changes (`commit`).
     async fn commit(
         &self,
