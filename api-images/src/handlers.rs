@@ -373,7 +373,15 @@ pub(crate) async fn libpod_remove_many(
         if seen.insert(n.clone(), ()).is_some() {
             continue;
         }
-        match st.images.remove_image(&n, force).await {
+        let mut res = st.images.remove_image(&n, force).await;
+        // `lookupmanifest=true` (podman manifest rm): a manifest list of that name goes.
+        if matches!(res, Err(engine::Error::NoSuchImage(_)))
+            && q.bool_or("lookupmanifest", false)?
+            && st.images.manifest_exists(&n).await.unwrap_or(false)
+        {
+            res = st.images.manifest_delete(&n).await;
+        }
+        match res {
             Ok(r) => {
                 untagged.extend(r.untagged);
                 deleted.extend(r.deleted);
