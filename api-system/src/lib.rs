@@ -8,6 +8,7 @@ mod convert;
 mod handlers;
 mod secrets;
 mod stubs;
+mod swagger;
 mod system;
 pub mod types;
 
@@ -57,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/system/df", get(system::df))
         .route("/libpod/system/df", get(system::df))
         .route("/libpod/system/prune", post(system::prune))
+        // The OpenAPI document.
+        .route("/libpod/swagger", get(swagger::swagger))
         // Registry credentials check.
         .route("/auth", post(system::auth))
         // Stubs: plugins, monitor, distribution (404) and swarm (503).
