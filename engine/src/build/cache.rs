@@ -83,7 +83,7 @@ impl CacheIndex {
             return;
         }
         let tmp = self.dir.join(format!(".{key}.{}", crate::ids::new_id()));
-        let res = async {
+        let res: std::io::Result<()> = async {
             tokio::fs::create_dir_all(&self.dir).await?;
             tokio::fs::write(&tmp, id).await?;
             tokio::fs::rename(&tmp, self.dir.join(key)).await
@@ -126,11 +126,26 @@ mod tests {
         let pending = ["ENV A=2".to_string()];
         let env = ["V=1".to_string()];
         for other in [
-            StepKey { parent: "abd", ..base },
-            StepKey { config: &cfg2, ..base },
-            StepKey { pending: &pending, ..base },
-            StepKey { step: "RUN x", ..base },
-            StepKey { content: "sha256:1", ..base },
+            StepKey {
+                parent: "abd",
+                ..base
+            },
+            StepKey {
+                config: &cfg2,
+                ..base
+            },
+            StepKey {
+                pending: &pending,
+                ..base
+            },
+            StepKey {
+                step: "RUN x",
+                ..base
+            },
+            StepKey {
+                content: "sha256:1",
+                ..base
+            },
             StepKey { env: &env, ..base },
         ] {
             assert_ne!(other.digest(), k);

@@ -103,9 +103,7 @@ impl Confined {
         let rel_real = real
             .strip_prefix(&self.real)
             .map(Path::to_path_buf)
-            .map_err(|_| {
-                Error::Internal(format!("{} resolved outside its root", rel.display()))
-            })?;
+            .map_err(|_| Error::Internal(format!("{} resolved outside its root", rel.display())))?;
         let st = nix::sys::stat::fstat(fd.as_fd()).map_err(|e| io("reading", rel, e.into()))?;
         let kind = st.st_mode & SFlag::S_IFMT.bits();
         Ok(Some(Resolved {
@@ -117,8 +115,7 @@ impl Confined {
 
     /// Whether `rel` exists, its last component not followed.
     pub fn exists(&self, rel: &Path) -> bool {
-        let (Some(name), parent) = (rel.file_name(), rel.parent().unwrap_or(Path::new("")))
-        else {
+        let (Some(name), parent) = (rel.file_name(), rel.parent().unwrap_or(Path::new(""))) else {
             return true;
         };
         let Ok(dir) = self.open_in(parent, OFlag::O_PATH | OFlag::O_DIRECTORY) else {
@@ -136,8 +133,7 @@ impl Confined {
         };
         let mut f = std::fs::File::from(fd);
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf)
-            .map_err(|e| io("reading", rel, e))?;
+        f.read_to_end(&mut buf).map_err(|e| io("reading", rel, e))?;
         Ok(Some(buf))
     }
 }
@@ -196,7 +192,9 @@ pub fn expand_sources(root: &Confined, words: &[String]) -> Result<Vec<Source>> 
         }
         if !found {
             return Err(if ignore::has_glob(w) {
-                Error::InvalidArg(format!("no source files were specified: {w:?} matches no file in the build context"))
+                Error::InvalidArg(format!(
+                    "no source files were specified: {w:?} matches no file in the build context"
+                ))
             } else {
                 Error::InvalidArg(format!(
                     "checking on sources: {w:?}: no such file or directory (not in the build context or excluded by .dockerignore)"
@@ -425,7 +423,10 @@ mod tests {
             b"in"
         );
         assert!(root.resolve(Path::new("escape/passwd")).unwrap().is_none());
-        assert!(root.read(&relative("../../../../etc/passwd")).unwrap().is_none());
+        assert!(root
+            .read(&relative("../../../../etc/passwd"))
+            .unwrap()
+            .is_none());
         assert!(root.exists(Path::new("escape")));
         assert!(!root.exists(Path::new("nope/x")));
     }
@@ -435,7 +436,12 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let tar = context_tar(
             t.path(),
-            &[("a.txt", "a"), ("b.txt", "b"), ("c.md", "c"), ("d/e.txt", "e")],
+            &[
+                ("a.txt", "a"),
+                ("b.txt", "b"),
+                ("c.md", "c"),
+                ("d/e.txt", "e"),
+            ],
         );
         let dir = t.path().join("ctx");
         unpack(&tar, &dir).unwrap();

@@ -254,8 +254,15 @@ impl<W: Write> Stager<W> {
             self.note('f', at, &h, Path::new(""));
             let f = std::fs::File::open(host).map_err(|e| io("opening", host, e))?;
             let Stager { b, h: hasher, .. } = self;
-            b.append_data(&mut h, at, HashInto { inner: f, h: hasher })
-                .map_err(tar_err)
+            b.append_data(
+                &mut h,
+                at,
+                HashInto {
+                    inner: f,
+                    h: hasher,
+                },
+            )
+            .map_err(tar_err)
         } else {
             // Devices, fifos and sockets are not copied.
             Ok(())
@@ -300,7 +307,12 @@ impl<W: Write> Stager<W> {
                     h.set_entry_type(tar::EntryType::Symlink);
                     target
                 };
-                self.note(if kind.is_symlink() { 'l' } else { 'h' }, &path, &h, &target);
+                self.note(
+                    if kind.is_symlink() { 'l' } else { 'h' },
+                    &path,
+                    &h,
+                    &target,
+                );
                 self.b
                     .append_link(&mut h, &path, &target)
                     .map_err(tar_err)?;
@@ -309,8 +321,15 @@ impl<W: Write> Stager<W> {
                 h.set_size(e.size());
                 self.note('f', &path, &h, Path::new(""));
                 let Stager { b, h: hasher, .. } = self;
-                b.append_data(&mut h, &path, HashInto { inner: &mut e, h: hasher })
-                    .map_err(tar_err)?;
+                b.append_data(
+                    &mut h,
+                    &path,
+                    HashInto {
+                        inner: &mut e,
+                        h: hasher,
+                    },
+                )
+                .map_err(tar_err)?;
             }
         }
         Ok(())
@@ -318,10 +337,7 @@ impl<W: Write> Stager<W> {
 
     fn finish(self) -> Result<String> {
         let Stager { b, h, .. } = self;
-        b.into_inner()
-            .map_err(tar_err)?
-            .flush()
-            .map_err(tar_err)?;
+        b.into_inner().map_err(tar_err)?.flush().map_err(tar_err)?;
         Ok(format!("sha256:{}", hex::encode(h.finalize())))
     }
 }
@@ -461,12 +477,16 @@ fn append_dirs<W: Write>(
     Ok(())
 }
 
-/// Writes the tar to extract at the target's root: the missing parents, then the staged
-/// entries under their final names with `--chown`/`--chmod` applied.
-pub fn finalize(staged: &Path, p: &Placement, out: &Path) -> Result<()> {
+/// Writes the tar to extract at the target's root (`root`): the missing parents, then the
+/// staged entries under their final names with `--chown`/`--chmod` applied. Directories an
+/// entry needs that neither the root nor the archive has are created (mode 0755), as
+/// Docker's extraction does.
+pub fn finalize(staged: &Path, p: &Placement, root: &Confined, out: &Path) -> Result<()> {
     let f = std::fs::File::create(out).map_err(|e| io("creating", out, e))?;
     let mut b = tar::Builder::new(std::io::BufWriter::new(f));
-    append_dirs(&mut b, &p.parents, p.owner.unwrap_or((0, 0)))?;
+    let owner = p.owner.unwrap_or((0, 0));
+    append_dirs(&mut b, &p.parents, owner)?;
+    let mut known: HashSet<PathBuf> = p.parents.iter().cloned().collect();
     let sf = std::fs::File::open(staged).map_err(|e| io("opening", staged, e))?;
     let mut a = tar::Archive::new(sf);
     let bad = |e: std::io::Error| Error::Internal(format!("reading the staged files: {e}"));
@@ -478,8 +498,20 @@ pub fn finalize(staged: &Path, p: &Placement, out: &Path) -> Result<()> {
         } else {
             p.dest.join(&rel)
         };
+        let mut missing = Vec::new();
+        let mut acc = PathBuf::new();
+        for c in name.parent().into_iter().flat_map(Path::components) {
+            acc.push(c);
+            if known.insert(acc.clone()) && !root.exists(&acc) {
+                missing.push(acc.clone());
+            }
+        }
+        append_dirs(&mut b, &missing, owner)?;
         let mut h = e.header().clone();
         let kind = h.entry_type();
+        if kind.is_dir() {
+            known.insert(name.clone());
+        }
         if let Some((u, g)) = p.owner {
             h.set_uid(u64::from(u));
             h.set_gid(u64::from(g));
@@ -504,10 +536,7 @@ pub fn finalize(staged: &Path, p: &Placement, out: &Path) -> Result<()> {
             b.append_data(&mut h, &name, &mut e).map_err(tar_err)?;
         }
     }
-    b.into_inner()
-        .map_err(tar_err)?
-        .flush()
-        .map_err(tar_err)
+    b.into_inner().map_err(tar_err)?.flush().map_err(tar_err)
 }
 
 /// A tar creating the directories in `dirs` (absolute, clean) that `root` lacks, owned by
@@ -527,10 +556,7 @@ pub fn dirs_tar(root: &Confined, dirs: &[String], out: &Path) -> Result<Option<P
     let f = std::fs::File::create(out).map_err(|e| io("creating", out, e))?;
     let mut b = tar::Builder::new(std::io::BufWriter::new(f));
     append_dirs(&mut b, &want, (0, 0))?;
-    b.into_inner()
-        .map_err(tar_err)?
-        .flush()
-        .map_err(tar_err)?;
+    b.into_inner().map_err(tar_err)?.flush().map_err(tar_err)?;
     Ok(Some(out.to_path_buf()))
 }
 
@@ -558,7 +584,11 @@ pub fn parse_chmod(s: &str) -> Result<u32> {
     u32::from_str_radix(s, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
-        .ok_or_else(|| Error::InvalidArg(format!("invalid chmod value {s:?}: want octal permission bits")))
+        .ok_or_else(|| {
+            Error::InvalidArg(format!(
+                "invalid chmod value {s:?}: want octal permission bits"
+            ))
+        })
 }
 
 fn digest_file(p: &Path) -> Result<String> {
@@ -584,7 +614,11 @@ fn placeholders(upper: &Path, lowers: &[PathBuf], mounts: &[String]) -> HashSet<
         "/sys",
     ];
     let mut out = HashSet::new();
-    for d in RUNTIME.iter().map(|s| s.to_string()).chain(mounts.iter().cloned()) {
+    for d in RUNTIME
+        .iter()
+        .map(|s| s.to_string())
+        .chain(mounts.iter().cloned())
+    {
         let rel = PathBuf::from(d.trim_start_matches('/'));
         if rel.as_os_str().is_empty() {
             continue;
@@ -796,14 +830,21 @@ mod tests {
         assert!(!p.rename_single, "an existing directory receives the file");
         assert!(p.parents.is_empty());
         let out = t.path().join("o1.tar");
-        finalize(&s.tar, &p, &out).unwrap();
+        finalize(&s.tar, &p, &troot, &out).unwrap();
         assert_eq!(names(&out)[0].0, "app/f.txt");
 
-        let p = place(&troot, "/new/sub/name.txt", true, Some((1000, 1000)), Some(0o600)).unwrap();
+        let p = place(
+            &troot,
+            "/new/sub/name.txt",
+            true,
+            Some((1000, 1000)),
+            Some(0o600),
+        )
+        .unwrap();
         assert!(p.rename_single);
         assert_eq!(p.parents, [PathBuf::from("new"), PathBuf::from("new/sub")]);
         let out = t.path().join("o2.tar");
-        finalize(&s.tar, &p, &out).unwrap();
+        finalize(&s.tar, &p, &troot, &out).unwrap();
         assert_eq!(
             names(&out),
             [
@@ -838,7 +879,10 @@ mod tests {
         std::fs::write(c.join("a.tar.bz2"), "BZh91AY&SY").unwrap();
         assert_eq!(archive_kind(&c.join("a.tar")).unwrap(), ArchiveKind::Tar);
         assert_eq!(archive_kind(&c.join("a.tar.gz")).unwrap(), ArchiveKind::Tar);
-        assert_eq!(archive_kind(&c.join("notes.txt")).unwrap(), ArchiveKind::NotArchive);
+        assert_eq!(
+            archive_kind(&c.join("notes.txt")).unwrap(),
+            ArchiveKind::NotArchive
+        );
         assert_eq!(
             archive_kind(&c.join("a.tar.bz2")).unwrap(),
             ArchiveKind::Unsupported("bzip2")
@@ -846,8 +890,26 @@ mod tests {
         let root = Confined::open(&c).unwrap();
         let srcs = expand_sources(&root, &["a.tar.gz".into()]).unwrap();
         let s = stage(&root, &srcs, true, false, work(t.path(), "w1")).unwrap();
-        assert!(s.single.is_none(), "an extracted archive goes into a directory");
+        assert!(
+            s.single.is_none(),
+            "an extracted archive goes into a directory"
+        );
         assert_eq!(names(&s.tar), [("x/y.txt".to_string(), 42, 0o640)]);
+        // Parents the archive does not list are created.
+        let target = t.path().join("target");
+        std::fs::create_dir_all(&target).unwrap();
+        let troot = Confined::open(&target).unwrap();
+        let p = place(&troot, "/opt/", false, None, None).unwrap();
+        let out = t.path().join("o.tar");
+        finalize(&s.tar, &p, &troot, &out).unwrap();
+        assert_eq!(
+            names(&out),
+            [
+                ("opt".to_string(), 0, 0o755),
+                ("opt/x".to_string(), 0, 0o755),
+                ("opt/x/y.txt".to_string(), 42, 0o640)
+            ]
+        );
         // COPY never extracts.
         let s = stage(&root, &srcs, false, false, work(t.path(), "w2")).unwrap();
         assert_eq!(s.single.as_deref(), Some("a.tar.gz"));
@@ -861,7 +923,11 @@ mod tests {
         let r = t.path().join("root");
         std::fs::create_dir_all(r.join("a")).unwrap();
         std::fs::create_dir_all(r.join("etc")).unwrap();
-        std::fs::write(r.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n").unwrap();
+        std::fs::write(
+            r.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(r.join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
         let root = Confined::open(&r).unwrap();
         let out = t.path().join("dirs.tar");
@@ -899,7 +965,10 @@ mod tests {
             b.into_inner().unwrap();
             p
         };
-        let l1 = layer("l1.tar", &[("a", true), ("a/x", false), ("b", false), ("c", false)]);
+        let l1 = layer(
+            "l1.tar",
+            &[("a", true), ("a/x", false), ("b", false), ("c", false)],
+        );
         let l2 = layer(
             "l2.tar",
             &[("a/.wh..wh..opq", false), ("a/y", false), (".wh.b", false)],

@@ -283,7 +283,10 @@ mod tests {
         assert!(!m.excluded("README.md"));
         assert!(!m.excluded("docs/notes.md"), "* stays in one directory");
         assert!(m.excluded("build"));
-        assert!(m.excluded("build/out/x.o"), "a matching directory excludes its contents");
+        assert!(
+            m.excluded("build/out/x.o"),
+            "a matching directory excludes its contents"
+        );
         assert!(m.excluded("x.tmp"));
         assert!(m.excluded("a/b/c.tmp"));
         assert!(!m.excluded("secret"));

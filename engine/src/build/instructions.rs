@@ -295,7 +295,10 @@ mod tests {
         let sh = ["/bin/sh".to_string(), "-c".to_string()];
         assert_eq!(
             command_form("echo hi", &sh),
-            (vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()], false)
+            (
+                vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()],
+                false
+            )
         );
         assert_eq!(
             command_form(r#"["a", "b"]"#, &sh),

@@ -500,7 +500,9 @@ where
             )));
         }
         let processed = process_word(w, escape, vars)?;
-        let (k, v) = processed.split_once('=').unwrap_or((processed.as_str(), ""));
+        let (k, v) = processed
+            .split_once('=')
+            .unwrap_or((processed.as_str(), ""));
         if k.is_empty() {
             return Err(bad(format!("{keyword} names can not be blank")));
         }

@@ -1510,6 +1510,17 @@ impl Runtime {
             }
         }
         let mut rx = self.subscribe_containers();
+        // A restart policy must not bring back a container being removed (one that keeps
+        // exiting may have a restart pending right now).
+        if !matches!(rec.config.restart.name.as_str(), "" | "no")
+            && (opts.force || !rec.is_running())
+        {
+            let (_g, mut r) = self.lock_record(&rec.id).await?;
+            if !r.stopped_by_user {
+                r.stopped_by_user = true;
+                self.save_record(&r).await?;
+            }
+        }
         if rec.is_running() || rec.status == ContainerStatus::Created {
             if !opts.force && rec.status != ContainerStatus::Created {
                 return Err(Error::InvalidState(format!(
