@@ -101,7 +101,8 @@ fn platform(q: &Query) -> ApiResult<Option<Platform>> {
                 .map(String::from)
                 .collect::<Vec<_>>()
         })
-        .find(|v| !v.is_empty())
+        // podman's client sends `/` for "no platform given".
+        .find(|v| !v.is_empty() && v != "/")
     else {
         return Ok(None);
     };

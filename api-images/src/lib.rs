@@ -5,6 +5,7 @@
 //! `.../tag`...), like Podman's `{name:.*}` routes.
 
 mod archive;
+mod build;
 mod convert;
 mod handlers;
 mod manifest;
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/libpod/images/load", post(archive::load))
         .route("/libpod/images/import", post(archive::libpod_import))
         .route("/commit", post(archive::commit))
+        .route("/build", post(build::compat_build))
+        .route("/libpod/build", post(build::libpod_build))
         .route(
             "/libpod/manifests/{*rest}",
             get(manifest::get)

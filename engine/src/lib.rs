@@ -5,6 +5,7 @@
 //! volumes and secrets, exposed as object-safe async traits implemented by [`Runtime`].
 //! It knows nothing of HTTP: no status codes, no Docker/libpod wire shapes.
 
+pub mod build;
 pub mod config;
 pub mod containers;
 pub mod df;

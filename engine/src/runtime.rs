@@ -1068,6 +1068,15 @@ impl ImageEngine for Runtime {
         self.manifests().delete(name).await
     }
 
+    async fn build(
+        &self,
+        context_tar: std::path::PathBuf,
+        opts: crate::build::BuildOptions,
+        progress: tokio::sync::mpsc::Sender<crate::build::BuildEvent>,
+    ) -> Result<ImageRecord> {
+        self.build_image(context_tar, opts, progress).await
+    }
+
     async fn commit(
         &self,
         container: &str,

@@ -166,3 +166,69 @@ async fn docker_login_to_a_registry_with_htpasswd() {
     );
     assert!(String::from_utf8_lossy(&good.stdout).contains("Login Succeeded"));
 }
+
+/// `docker build` (legacy builder) of a multi-stage Dockerfile: ARG with `--build-arg`,
+/// `COPY --from` a named stage, a local file, `.dockerignore`; a rebuild without changes
+/// comes from the cache and gives the same image.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_build_multi_stage_and_cached_rebuild() {
+    let d = TestDaemon::start().await;
+    ok(&d, &["pull", "-q", "busybox"]).await;
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "ARG GREETING=hello\n\
+         FROM busybox AS builder\n\
+         ARG GREETING\n\
+         RUN echo \"$GREETING from builder\" > /msg && mkdir /out && cp /msg /out/\n\
+         FROM busybox\n\
+         COPY --from=builder /out/msg /app/msg\n\
+         COPY local.txt /app/\n\
+         ENV APP=1\n\
+         WORKDIR /app\n\
+         CMD [\"sh\", \"-c\", \"cat msg local.txt; ls\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.path().join("local.txt"), "local-file\n").unwrap();
+    std::fs::write(ctx.path().join("secret.txt"), "nope\n").unwrap();
+    std::fs::write(ctx.path().join(".dockerignore"), "secret.txt\n").unwrap();
+    let dir = ctx.path().display().to_string();
+    let build = |d: &TestDaemon| {
+        let (uri, dir) = (d.uri(), dir.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new("docker")
+                .args([
+                    "build",
+                    "--build-arg",
+                    "GREETING=hi",
+                    "-t",
+                    "mstage:1",
+                    &dir,
+                ])
+                .env("DOCKER_HOST", uri)
+                .env("DOCKER_BUILDKIT", "0")
+                .output()
+                .unwrap()
+        })
+    };
+    let first = build(&d).await.unwrap();
+    let out1 = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        first.status.success(),
+        "{out1}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out1.contains("Successfully tagged mstage:1"), "{out1}");
+    let out = ok(&d, &["run", "--rm", "mstage:1"]).await;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["hi from builder", "local-file", "local.txt", "msg"]
+    );
+    let id1 = ok(&d, &["image", "inspect", "mstage:1", "--format", "{{.Id}}"]).await;
+    let second = build(&d).await.unwrap();
+    let out2 = String::from_utf8_lossy(&second.stdout).to_string();
+    assert!(second.status.success(), "{out2}");
+    assert!(out2.contains("Using cache"), "{out2}");
+    let id2 = ok(&d, &["image", "inspect", "mstage:1", "--format", "{{.Id}}"]).await;
+    assert_eq!(id1, id2, "a cached rebuild gives the same image");
+}

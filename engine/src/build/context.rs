@@ -124,16 +124,21 @@ impl Confined {
         nix::sys::stat::fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
     }
 
-    /// Reads a file; `None` when it does not exist.
+    /// Reads a file (at most 64 MiB; a fifo reads as empty); `None` when it does not
+    /// exist.
     pub fn read(&self, rel: &Path) -> Result<Option<Vec<u8>>> {
-        let fd = match self.open_in(rel, OFlag::O_RDONLY) {
+        let fd = match self.open_in(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK) {
             Ok(fd) => fd,
             Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => return Ok(None),
             Err(e) => return Err(io("opening", rel, e.into())),
         };
-        let mut f = std::fs::File::from(fd);
+        let f = std::fs::File::from(fd);
         let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| io("reading", rel, e))?;
+        match f.take(64 << 20).read_to_end(&mut buf) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(io("reading", rel, e)),
+        }
         Ok(Some(buf))
     }
 }

@@ -261,6 +261,13 @@ pub trait ImageEngine: Send + Sync {
     ) -> Result<String>;
     /// Deletes the list.
     async fn manifest_delete(&self, name: &str) -> Result<RemoveReport>;
+    /// Builds an image from a Containerfile in a build context tar, reporting progress.
+    async fn build(
+        &self,
+        context_tar: std::path::PathBuf,
+        opts: crate::build::BuildOptions,
+        progress: mpsc::Sender<crate::build::BuildEvent>,
+    ) -> Result<ImageRecord>;
     /// A new image from a container's filesystem changes (`commit`).
     async fn commit(
         &self,
