@@ -297,3 +297,29 @@ pub fn workspace_root() -> PathBuf {
         .expect("workspace root")
         .to_path_buf()
 }
+
+/// A TCP port free on 127.0.0.1 right now (for `-p 127.0.0.1:PORT:...`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET http://127.0.0.1:<port>/` with curl until the body contains `want` (5 s at most);
+/// the last body.
+pub async fn http_get_until(port: u16, want: &str) -> String {
+    let mut body = String::new();
+    for _ in 0..50 {
+        let out = std::process::Command::new("curl")
+            .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
+            .output()
+            .expect("curl");
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        if body.contains(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    body
+}

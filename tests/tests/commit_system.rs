@@ -99,11 +99,7 @@ async fn docker_login_to_a_registry_with_htpasswd() {
         .unwrap();
     assert!(htpasswd.status.success());
     std::fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = tests::free_port();
     std::fs::write(
         dir.path().join("config.yml"),
         format!(

@@ -480,18 +480,7 @@ async fn restart_policy_init_and_published_port() {
     let port = ok(&d, &["port", "web", "80/tcp"]).await;
     let port = port.trim().rsplit(':').next().unwrap().to_string();
     assert!(port.parse::<u16>().is_ok(), "{port}");
-    let mut body = String::new();
-    for _ in 0..50 {
-        let out = Command::new("curl")
-            .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
-            .output()
-            .unwrap();
-        body = String::from_utf8_lossy(&out.stdout).into_owned();
-        if body.contains("served") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let body = tests::http_get_until(port.parse().unwrap(), "served").await;
     assert_eq!(body.trim(), "served");
     ok(&d, &["rm", "-f", "web"]).await;
 }
@@ -827,11 +816,7 @@ async fn user_network_with_name_resolution() {
 async fn fixed_host_port_and_ipv6_network() {
     let d = TestDaemon::start().await;
     ok(&d, &["pull", "-q", "busybox"]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = tests::free_port();
     let publish = format!("127.0.0.1:{port}:80");
     ok(
         &d,
@@ -857,18 +842,7 @@ async fn fixed_host_port_and_ipv6_network() {
     )
     .await;
     assert_eq!(out.trim(), format!("127.0.0.1:{port}->80/tcp"));
-    let mut body = String::new();
-    for _ in 0..50 {
-        let out = Command::new("curl")
-            .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
-            .output()
-            .unwrap();
-        body = String::from_utf8_lossy(&out.stdout).into_owned();
-        if body.contains("fixed") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let body = tests::http_get_until(port, "fixed").await;
     assert_eq!(body.trim(), "fixed");
     ok(&d, &["rm", "-f", "web2"]).await;
 

@@ -4,8 +4,6 @@
 #![cfg(feature = "e2e")]
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::process::Command;
-use std::time::Duration;
 
 use tests::{podman, TestDaemon};
 
@@ -16,30 +14,14 @@ async fn ok(d: &TestDaemon, args: &[&str]) -> String {
 }
 
 async fn fetch(port: u16, want: &str) -> String {
-    let mut body = String::new();
-    for _ in 0..50 {
-        let out = Command::new("curl")
-            .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
-            .output()
-            .unwrap();
-        body = String::from_utf8_lossy(&out.stdout).into_owned();
-        if body.contains(want) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    body
+    tests::http_get_until(port, want).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn podman_remote_pod_lifecycle() {
     let d = TestDaemon::start().await;
     ok(&d, &["pull", "-q", "busybox"]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = tests::free_port();
     let publish = format!("127.0.0.1:{port}:80");
     ok(&d, &["pod", "create", "--name", "web", "-p", &publish]).await;
     let out = ok(
@@ -211,11 +193,7 @@ async fn recording_server() -> (
 async fn kube_generate_down_play_round_trip_and_apply() {
     let d = TestDaemon::start().await;
     ok(&d, &["pull", "-q", "busybox"]).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = tests::free_port();
     let publish = format!("127.0.0.1:{port}:80");
     ok(&d, &["pod", "create", "--name", "shop", "-p", &publish]).await;
     ok(&d, &["volume", "create", "shopdata"]).await;

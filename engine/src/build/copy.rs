@@ -960,6 +960,9 @@ mod tests {
                 });
                 h.set_size(0);
                 h.set_mode(0o644);
+                h.set_uid(0);
+                h.set_gid(0);
+                h.set_mtime(0);
                 b.append_data(&mut h, path, std::io::empty()).unwrap();
             }
             b.into_inner().unwrap();

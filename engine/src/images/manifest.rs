@@ -1251,33 +1251,7 @@ impl ManifestContext<'_> {
     /// The registry names a short name stands for (aliases, then the search registries),
     /// like a pull's.
     fn candidates(&self, name: &str) -> Result<Vec<ImageRef>> {
-        let given = name.trim();
-        if !is_short_name(given) {
-            return Ok(vec![ImageRef::parse_normalized(given)?]);
-        }
-        let short = ImageRef::parse_with(given, "localhost")?;
-        if let Some(target) = self.registries.alias(&short.repository) {
-            let mut r = ImageRef::parse_normalized(target)?;
-            if short.tag.is_some() || short.digest.is_some() {
-                r.tag = short.tag.clone();
-                r.digest = short.digest.clone();
-            }
-            return Ok(vec![r]);
-        }
-        let mut out = Vec::new();
-        for search in &self.registries.unqualified_search_registries {
-            let mut r = ImageRef::parse_with(given, search)?;
-            if r.tag.is_none() && r.digest.is_none() {
-                r.tag = Some("latest".into());
-            }
-            out.push(r);
-        }
-        if out.is_empty() {
-            return Err(Error::InvalidArg(format!(
-                "short-name {given:?} did not resolve to an alias and no unqualified-search registries are defined in registries.conf"
-            )));
-        }
-        Ok(out)
+        crate::images::store::name_candidates(name, false, self.registries)
     }
 
     async fn client_for(

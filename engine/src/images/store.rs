@@ -384,8 +384,18 @@ fn is_index(media_type: &str, v: &serde_json::Value) -> bool {
 
 /// The names a pull tries, in order.
 fn pull_candidates(opts: &PullOptions, reg: &RegistriesConf) -> Result<Vec<ImageRef>> {
-    let given = opts.reference.trim();
-    if opts.compat || !is_short_name(given) {
+    name_candidates(&opts.reference, opts.compat, reg)
+}
+
+/// The registry names a name stands for: itself when fully qualified (or for compat
+/// requests, Docker-normalised), else the alias, else one per unqualified-search registry.
+pub(crate) fn name_candidates(
+    given: &str,
+    compat: bool,
+    reg: &RegistriesConf,
+) -> Result<Vec<ImageRef>> {
+    let given = given.trim();
+    if compat || !is_short_name(given) {
         return Ok(vec![ImageRef::parse_normalized(given)?]);
     }
     let short = ImageRef::parse_with(given, "localhost")?;
