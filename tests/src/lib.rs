@@ -306,11 +306,11 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `GET http://127.0.0.1:<port>/` with curl until the body contains `want` (5 s at most);
+/// `GET http://127.0.0.1:<port>/` with curl until the body contains `want` (15 s at most);
 /// the last body.
 pub async fn http_get_until(port: u16, want: &str) -> String {
     let mut body = String::new();
-    for _ in 0..50 {
+    for _ in 0..150 {
         let out = std::process::Command::new("curl")
             .args(["-fsS", "-m", "2", &format!("http://127.0.0.1:{port}/")])
             .output()
