@@ -20,6 +20,8 @@ pub struct TestDaemon {
     pub socket: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    /// The bridge of the daemon's own default network.
+    bridge: String,
 }
 
 /// A response read whole.
@@ -69,11 +71,11 @@ impl TestDaemon {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pid = std::process::id();
         let conf = dir.path().join("containers.conf");
+        let net_name = format!("t{}n{n}", pid % 10_000);
         std::fs::write(
             &conf,
             format!(
-                "[network]\ndefault_network = \"t{}n{n}\"\ndefault_subnet = \"10.90.{}.0/24\"\n",
-                pid % 10_000,
+                "[network]\ndefault_network = \"{net_name}\"\ndefault_subnet = \"10.90.{}.0/24\"\n",
                 (pid as u64 * 7 + u64::from(n)) % 250
             ),
         )
@@ -99,6 +101,7 @@ impl TestDaemon {
             socket,
             shutdown: Some(tx),
             task: Some(task),
+            bridge: format!("{}0", net_name.chars().take(14).collect::<String>()),
         };
         d.wait_ready().await;
         d
@@ -160,6 +163,78 @@ impl Drop for TestDaemon {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        reap(self.dir.path(), &self.bridge);
+    }
+}
+
+/// What a test daemon leaves on the host when a test ends without removing everything:
+/// its containers' conmon processes (and the containers under them), mounts under its
+/// directory, and the bridges of its networks. Best effort; runs as the daemon goes.
+fn reap(dir: &Path, default_bridge: &str) {
+    let d = dir.display().to_string();
+    let run = |cmd: &str, args: &[&str]| {
+        let _ = std::process::Command::new(cmd)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    };
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.parse::<u32>().is_err() {
+                continue;
+            }
+            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let cmd = String::from_utf8_lossy(&cmd);
+            let prog = cmd.split('\0').next().unwrap_or("");
+            if prog.ends_with("conmon") && cmd.contains(&d) {
+                run("pkill", &["-9", "-P", &name]);
+                run("kill", &["-9", &name]);
+            }
+        }
+    }
+    let mut bridges = vec![default_bridge.to_string()];
+    if let Ok(db) = rusqlite::Connection::open_with_flags(
+        dir.join("root/db.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) {
+        if let Ok(mut st) = db.prepare("SELECT data FROM networks") {
+            if let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0)) {
+                for j in rows.flatten() {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&j) {
+                        if let Some(b) = v["network_interface"].as_str() {
+                            if v["driver"] == "bridge" {
+                                bridges.push(b.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+        let mut points: Vec<&str> = info
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(&d))
+            .collect();
+        points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in points {
+            run("umount", &["-l", m]);
+        }
+    }
+    for (i, b) in bridges.iter().enumerate() {
+        run("ip", &["link", "del", &format!("{b}k")]);
+        // A user network's bridge name may be another daemon's too: only an idle one goes.
+        let idle = std::fs::read_dir(format!("/sys/class/net/{b}/brif"))
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if i == 0 || idle {
+            run("ip", &["link", "del", b]);
         }
     }
 }

@@ -4,7 +4,6 @@
 #![cfg(feature = "e2e")]
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-
 use tests::{podman, TestDaemon};
 
 async fn ok(d: &TestDaemon, args: &[&str]) -> String {
