@@ -66,7 +66,8 @@ impl TestDaemon {
             .await
             .expect("bind the test socket");
         // Daemons of one test process run side by side: each gets a default network of its
-        // own (name, bridge, subnet), so their IPAM never hands out the same address.
+        // own (name, bridge, subnet) and its own pool for new networks' subnets, so their
+        // IPAM never hands out the same address and their bridges never share a subnet.
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pid = std::process::id();
@@ -75,8 +76,8 @@ impl TestDaemon {
         std::fs::write(
             &conf,
             format!(
-                "[network]\ndefault_network = \"{net_name}\"\ndefault_subnet = \"10.90.{}.0/24\"\n",
-                (pid as u64 * 7 + u64::from(n)) % 250
+                "[network]\ndefault_network = \"{net_name}\"\ndefault_subnet = \"10.90.{x}.0/24\"\ndefault_subnet_pools = [{{ base = \"10.91.{x}.0/24\", size = 27 }}]\n",
+                x = (pid as u64 * 7 + u64::from(n)) % 250
             ),
         )
         .expect("the daemon's containers.conf");

@@ -191,8 +191,9 @@ impl Runtime {
         let dhcp = macvlan && subnets.is_empty();
         if !dhcp && subnets.iter().all(|s| s.subnet.contains(':')) {
             let on_host = host_subnets();
-            let free = (0..=255u32)
-                .map(|n| format!("10.89.{n}.0/24"))
+            let free = self
+                .subnet_candidates()
+                .into_iter()
                 .find(|c| {
                     !existing
                         .iter()
@@ -312,6 +313,35 @@ impl Runtime {
         let _ = tokio::task::spawn_blocking(move || keepers.drop_bridge(&bridge)).await;
         self.emit_network("remove", &net);
         Ok(net)
+    }
+
+    /// The subnets new networks may take, in order: those of containers.conf's
+    /// `default_subnet_pools` (each `base` cut into `/size` subnets), else Podman's default
+    /// pool 10.89.0.0/16 in /24s.
+    fn subnet_candidates(&self) -> Vec<String> {
+        let pools = &self.options().conf.network.default_subnet_pools;
+        let pools: Vec<(String, u8)> = if pools.is_empty() {
+            vec![("10.89.0.0/16".into(), 24)]
+        } else {
+            pools.iter().map(|p| (p.base.clone(), p.size)).collect()
+        };
+        let mut out = Vec::new();
+        for (base, size) in pools {
+            let Some((addr, prefix)) = v4(&base) else {
+                continue;
+            };
+            if u32::from(size) < prefix || size > 30 {
+                continue;
+            }
+            let count = 1u64 << (u32::from(size) - prefix);
+            let step = 1u64 << (32 - u32::from(size));
+            let start = u64::from(addr) & !((1u64 << (32 - prefix)) - 1);
+            for i in 0..count.min(4096) {
+                let a = std::net::Ipv4Addr::from((start + i * step) as u32);
+                out.push(format!("{a}/{size}"));
+            }
+        }
+        out
     }
 
     /// Adds and removes a network's upstream DNS servers (libpod `update`); a running
