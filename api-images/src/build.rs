@@ -310,6 +310,9 @@ async fn build(
     body: Body,
     libpod: bool,
 ) -> ApiResult<Response> {
+    // The context is read whole before any refusal: answering while the client still
+    // sends would reset the connection instead of delivering the error.
+    let context = api_core::stream::spool(body).await?;
     if libpod {
         if let Some(ct) = headers.get(header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or_default();
@@ -330,7 +333,6 @@ async fn build(
     let quiet = q.bool_or("q", false)?;
     let tags: Vec<String> = q.all("t").into_iter().filter(|t| !t.is_empty()).collect();
     let opts = options(&q, &headers, libpod, tags.clone())?;
-    let context = api_core::stream::spool(body).await?;
     let (tx, mut rx) = mpsc::channel::<BuildEvent>(256);
     let images = st.images.clone();
     let task = tokio::spawn(async move {

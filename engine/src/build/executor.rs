@@ -525,6 +525,12 @@ impl Builder<'_> {
             img = self.squash(img).await?;
         }
         for t in &self.opts.tags {
+            // libpod tags short names under localhost/, as Podman does; compat, Docker's way.
+            let t = &if !self.opts.compat && crate::images::reference::is_short_name(t) {
+                format!("localhost/{t}")
+            } else {
+                t.clone()
+            };
             self.rt.tag(&img.id, t).await?;
             let shown = ImageRef::parse_normalized(t)
                 .ok()
