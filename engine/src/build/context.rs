@@ -11,9 +11,9 @@
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 
 use crate::build::ignore::{self, IgnoreMatcher};
@@ -24,17 +24,9 @@ fn io(what: &str, p: &Path, e: std::io::Error) -> Error {
 }
 
 /// A relative path from a user-given one: `.` and the root dropped, `..` kept (the kernel
-/// clamps it at the root).
+/// clamps it at the root). The same rule as `docker cp` paths.
 pub fn relative(p: &str) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in Path::new(p).components() {
-        match c {
-            Component::Normal(x) => out.push(x),
-            Component::ParentDir => out.push(".."),
-            _ => {}
-        }
-    }
-    out
+    crate::containers::archive::relative(p)
 }
 
 /// A directory held open, whose paths are resolved inside it.
@@ -77,18 +69,7 @@ impl Confined {
     }
 
     fn open_in(&self, rel: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-        let rel = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
-        nix::fcntl::openat2(
-            self.fd.as_fd(),
-            rel,
-            OpenHow::new()
-                .flags(flags | OFlag::O_CLOEXEC)
-                .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS),
-        )
+        crate::containers::archive::open_in_root(&self.fd, rel, flags)
     }
 
     /// Resolves `rel` (every symlink followed inside the root); `None` when it does not

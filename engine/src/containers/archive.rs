@@ -57,8 +57,8 @@ fn errno_err(p: &Path, e: nix::errno::Errno) -> Error {
     }
 }
 
-/// Relative, with `.` removed (`..` is kept: the kernel clamps it at the root).
-fn relative(p: &str) -> PathBuf {
+/// Relative, with `.` and the root removed (`..` is kept: the kernel clamps it at the root).
+pub(crate) fn relative(p: &str) -> PathBuf {
     let mut out = PathBuf::new();
     for c in Path::new(p).components() {
         match c {
@@ -100,6 +100,24 @@ fn is(st: &FileStat, f: SFlag) -> bool {
     st.st_mode & SFlag::S_IFMT.bits() == f.bits()
 }
 
+/// Opens `rel` below the directory `root` with every component resolved by the kernel
+/// inside it (`openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`): symlinks and `..` cannot
+/// leave it. An empty `rel` is the root itself.
+pub(crate) fn open_in_root(root: &OwnedFd, rel: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    nix::fcntl::openat2(
+        root.as_fd(),
+        rel,
+        OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS),
+    )
+}
+
 impl Root {
     /// Opens a root directory.
     pub fn open(path: &Path) -> Result<Root> {
@@ -114,18 +132,7 @@ impl Root {
 
     /// Opens `rel` inside the root (every component resolved by the kernel in the root).
     fn open_in(&self, rel: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-        let rel = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
-        nix::fcntl::openat2(
-            self.fd.as_fd(),
-            rel,
-            OpenHow::new()
-                .flags(flags | OFlag::O_CLOEXEC)
-                .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS),
-        )
+        open_in_root(&self.fd, rel, flags)
     }
 
     /// The directory holding `rel`'s last component, and that component. A path whose last
