@@ -13,11 +13,14 @@ mod handlers;
 mod inspect;
 mod lifecycle;
 mod logs;
+mod openapi;
 mod stats;
 
 use api_core::AppState;
 use axum::routing::{delete, get, post};
 use axum::Router;
+
+pub use openapi::openapi;
 
 /// The containers router fragment.
 pub fn router() -> Router<AppState> {

@@ -11,7 +11,9 @@ pub mod error;
 pub mod extract;
 pub mod hijack;
 pub mod listener;
+pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod query;
 pub mod rawuri;
 pub mod state;
@@ -26,7 +28,7 @@ use axum::Router;
 
 pub use error::{ApiError, ApiResult};
 pub use extract::{ApiJson, ApiPath};
-pub use listener::{ActivityTracker, AnyListener, ListenAddr, ServeListener};
+pub use listener::{ActivityTracker, AnyListener, ListenAddr, Peer, ServeListener};
 pub use middleware::PodapidService;
 pub use query::Query;
 pub use state::{AppState, ServiceConfig};
@@ -35,6 +37,7 @@ pub use version::ApiVersion;
 /// Finishes the composed router: Podman's 404/405 answers, the common middleware, the
 /// state, and the outer service (version prefixes, panic catching).
 pub fn into_service(router: Router<AppState>, state: AppState) -> PodapidService {
+    let metrics = state.metrics.clone();
     let router = router
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
@@ -43,7 +46,7 @@ pub fn into_service(router: Router<AppState>, state: AppState) -> PodapidService
             middleware::common,
         ))
         .with_state(state);
-    PodapidService::new(router)
+    PodapidService::new(router, metrics)
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves or, when `idle` is non-zero,
@@ -81,11 +84,16 @@ pub async fn serve(
             (io, ()) = axum::serve::Listener::accept(&mut listener) => io,
             _ = &mut stop => break,
         };
-        let svc = service
-            .clone()
-            .map_request(|r: axum::http::Request<hyper::body::Incoming>| {
-                r.map(axum::body::Body::new)
-            });
+        let peer = io.peer();
+        let open = service.metrics().connection();
+        let svc =
+            service
+                .clone()
+                .map_request(move |r: axum::http::Request<hyper::body::Incoming>| {
+                    let mut r = r.map(axum::body::Body::new);
+                    r.extensions_mut().insert(peer.clone());
+                    r
+                });
         let conn = builder
             .serve_connection(
                 TokioIo::new(rawuri::LenientIo::new(io)),
@@ -94,6 +102,7 @@ pub async fn serve(
             .with_upgrades();
         let mut closing = closing_rx.clone();
         tokio::spawn(async move {
+            let _open = open;
             tokio::pin!(conn);
             let res = tokio::select! {
                 r = conn.as_mut() => r,

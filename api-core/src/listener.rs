@@ -262,6 +262,38 @@ pub struct TrackedStream {
     _guard: ActivityGuard,
 }
 
+/// Who is on the other end of a connection; every request carries it as an extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A unix socket peer's credentials (`SO_PEERCRED`).
+    Unix {
+        uid: u32,
+        gid: u32,
+        pid: Option<i32>,
+    },
+    /// A TCP peer's address.
+    Tcp(std::net::SocketAddr),
+    /// Not known.
+    Unknown,
+}
+
+impl TrackedStream {
+    /// The peer of this connection.
+    pub fn peer(&self) -> Peer {
+        match &self.inner {
+            AnyStream::Unix(s) => match s.peer_cred() {
+                Ok(c) => Peer::Unix {
+                    uid: c.uid(),
+                    gid: c.gid(),
+                    pid: c.pid(),
+                },
+                Err(_) => Peer::Unknown,
+            },
+            AnyStream::Tcp(s) => s.peer_addr().map(Peer::Tcp).unwrap_or(Peer::Unknown),
+        }
+    }
+}
+
 impl AsyncRead for TrackedStream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -18,6 +18,7 @@ use futures::FutureExt;
 use tower::Service;
 
 use crate::error::ApiError;
+use crate::listener::Peer;
 use crate::state::AppState;
 use crate::version::{split_version, ApiVersion};
 
@@ -96,12 +97,18 @@ fn clean_path(p: &str) -> Option<String> {
 #[derive(Clone)]
 pub struct PodapidService {
     router: Router,
+    metrics: std::sync::Arc<crate::metrics::ApiMetrics>,
 }
 
 impl PodapidService {
-    /// Wraps a router that already has its state.
-    pub fn new(router: Router) -> Self {
-        PodapidService { router }
+    /// Wraps a router that already has its state, and the metrics its requests update.
+    pub fn new(router: Router, metrics: std::sync::Arc<crate::metrics::ApiMetrics>) -> Self {
+        PodapidService { router, metrics }
+    }
+
+    /// The service's metrics (the listener counts connections there).
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::ApiMetrics> {
+        &self.metrics
     }
 }
 
@@ -172,6 +179,32 @@ fn rebuild_uri(orig: &Uri, path: &str) -> Uri {
     Uri::from_parts(parts).unwrap_or_else(|_| orig.clone())
 }
 
+/// A response body that keeps its answer counted in flight until it ends or is dropped.
+struct GuardedBody {
+    inner: Body,
+    _in_flight: crate::metrics::InFlight,
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Adds Podman's headers to routed answers, assigns the request id and logs the request.
 pub async fn common(State(state): State<AppState>, mut req: Request, next: Next) -> Response<Body> {
     let started = Instant::now();
@@ -193,7 +226,28 @@ pub async fn common(State(state): State<AppState>, mut req: Request, next: Next)
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
+    let label = route
+        .as_deref()
+        .unwrap_or(crate::metrics::UNMATCHED)
+        .to_string();
+    let in_flight = state.metrics.enter(&label);
+    let peer = req.extensions().get::<Peer>().cloned();
     let mut resp = next.run(req).await;
+    state.metrics.record(
+        &label,
+        method.as_str(),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    // A streaming answer stays in flight until its body ends.
+    if http_body::Body::size_hint(resp.body()).exact().is_none() {
+        resp = resp.map(|body| {
+            Body::new(GuardedBody {
+                inner: body,
+                _in_flight: in_flight,
+            })
+        });
+    }
     if route.is_some() {
         let h = resp.headers_mut();
         h.insert(
@@ -228,10 +282,15 @@ pub async fn common(State(state): State<AppState>, mut req: Request, next: Next)
     let status = resp.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let route = route.as_deref().unwrap_or("-");
+    let (peer_uid, peer_pid, peer_addr) = match &peer {
+        Some(Peer::Unix { uid, pid, .. }) => (Some(*uid), *pid, None),
+        Some(Peer::Tcp(a)) => (None, None, Some(a.to_string())),
+        _ => (None, None, None),
+    };
     if let Some(err) = resp.extensions().get::<ApiError>() {
-        tracing::error!(request_id = %id, %method, %uri, route, status, latency_ms = ms, error = %err.message, "request failed");
+        tracing::error!(request_id = %id, %method, %uri, route, status, latency_ms = ms, peer_uid, peer_pid, peer_addr, error = %err.message, "request failed");
     } else {
-        tracing::info!(request_id = %id, %method, %uri, route, status, latency_ms = ms, "request");
+        tracing::info!(request_id = %id, %method, %uri, route, status, latency_ms = ms, peer_uid, peer_pid, peer_addr, "request");
     }
     resp
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub volumes: Arc<dyn VolumeEngine>,
     pub secrets: Arc<dyn SecretEngine>,
     pub service: Arc<ServiceConfig>,
+    /// Request metrics of this service (served by the debug listener).
+    pub metrics: Arc<crate::metrics::ApiMetrics>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             volumes: engine.clone(),
             secrets: engine,
             service: Arc::new(service),
+            metrics: Arc::default(),
         }
     }
 }

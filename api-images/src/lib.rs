@@ -9,12 +9,15 @@ mod build;
 mod convert;
 mod handlers;
 mod manifest;
+mod openapi;
 mod pull;
 mod push;
 
 use api_core::AppState;
 use axum::routing::{get, post};
 use axum::Router;
+
+pub use openapi::openapi;
 
 /// The images router fragment.
 pub fn router() -> Router<AppState> {

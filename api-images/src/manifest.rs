@@ -198,8 +198,8 @@ fn decode_error(status: StatusCode, text: String) -> ApiError {
 
 // --- Inspect: Podman's `ManifestListData` (a Docker list plus OCI annotations) ---
 
-#[derive(Serialize)]
-struct Schema2PlatformSpec {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Schema2PlatformSpec {
     architecture: String,
     os: String,
     #[serde(rename = "os.version", skip_serializing_if = "String::is_empty")]
@@ -212,8 +212,8 @@ struct Schema2PlatformSpec {
     features: Vec<String>,
 }
 
-#[derive(Serialize)]
-struct ManifestListDescriptor {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct ManifestListDescriptor {
     #[serde(rename = "mediaType")]
     media_type: String,
     size: u64,
@@ -226,8 +226,8 @@ struct ManifestListDescriptor {
 }
 
 /// `GET /libpod/manifests/{name}/json`.
-#[derive(Serialize)]
-struct ManifestListData {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct ManifestListData {
     #[serde(rename = "schemaVersion")]
     schema_version: u32,
     #[serde(rename = "mediaType")]
@@ -269,8 +269,8 @@ impl From<&ManifestInspect> for ManifestListData {
 }
 
 /// `ManifestModifyReport`.
-#[derive(Serialize)]
-struct ManifestModifyReport {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct ManifestModifyReport {
     #[serde(rename = "Id")]
     id: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -282,8 +282,9 @@ struct ManifestModifyReport {
 }
 
 /// `LibpodImagesRemoveReport`, as the v4 delete answers it.
-#[derive(Serialize)]
-struct RemoveReport {
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ManifestRemoveReport")]
+pub(crate) struct RemoveReport {
     #[serde(rename = "Deleted", skip_serializing_if = "Vec::is_empty")]
     deleted: Vec<String>,
     #[serde(rename = "Untagged", skip_serializing_if = "Vec::is_empty")]

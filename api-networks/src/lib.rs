@@ -16,6 +16,10 @@ use engine::networks::manage::NetworkCreate;
 use engine::networks::netavark::{LeaseRange, Network, Subnet};
 use serde_json::{json, Value};
 
+mod openapi;
+
+pub use openapi::openapi;
+
 /// The networks router fragment.
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -3,6 +3,7 @@
 //! stats; and the kube routes (`kube`).
 
 mod kube;
+mod openapi;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,6 +21,8 @@ use engine::json::field;
 use engine::pods::{PodCreate, PodInfo, PodReport};
 use engine::Error;
 use serde_json::{json, Value};
+
+pub use openapi::openapi;
 
 /// The pods router fragment.
 pub fn router() -> Router<AppState> {

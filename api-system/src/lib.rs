@@ -6,6 +6,7 @@
 
 mod convert;
 mod handlers;
+pub mod openapi;
 mod secrets;
 mod stubs;
 mod swagger;
@@ -15,6 +16,8 @@ pub mod types;
 use api_core::AppState;
 use axum::routing::{any, delete, get, post};
 use axum::Router;
+
+pub use openapi::openapi;
 
 /// The system router fragment (always part of the daemon).
 pub fn router() -> Router<AppState> {

@@ -2,17 +2,19 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// `Platform` of a version report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemPlatform")]
 pub struct Platform {
     #[serde(rename = "Name")]
     pub name: String,
 }
 
 /// One component of a version report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ComponentVersion {
     pub name: String,
@@ -21,7 +23,8 @@ pub struct ComponentVersion {
 }
 
 /// `GET /version` (both trees): Docker's `types.Version` with Podman's components.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemVersionReport")]
 #[serde(rename_all = "PascalCase")]
 pub struct VersionReport {
     pub platform: Platform,
@@ -39,7 +42,7 @@ pub struct VersionReport {
 }
 
 /// `IndexInfo` of the compat registry config.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct IndexInfo {
     pub name: String,
@@ -49,7 +52,7 @@ pub struct IndexInfo {
 }
 
 /// `ServiceConfig` of compat info.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct RegistryServiceConfig {
     #[serde(rename = "AllowNondistributableArtifactsCIDRs")]
@@ -62,7 +65,7 @@ pub struct RegistryServiceConfig {
 }
 
 /// Docker's `PluginsInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct PluginsInfo {
     pub volume: Vec<String>,
@@ -72,7 +75,8 @@ pub struct PluginsInfo {
 }
 
 /// Docker's `Commit`.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, JsonSchema)]
+#[schemars(rename = "SystemInfoCommit")]
 #[serde(rename_all = "PascalCase")]
 pub struct Commit {
     #[serde(rename = "ID")]
@@ -81,13 +85,14 @@ pub struct Commit {
 }
 
 /// A runtime path of compat info.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemInfoRuntime")]
 pub struct RuntimePath {
     pub path: String,
 }
 
 /// Docker's swarm `Info` (always inactive).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SwarmInfo {
     #[serde(rename = "NodeID")]
@@ -100,7 +105,8 @@ pub struct SwarmInfo {
 }
 
 /// `GET /info` (compat): Docker's `types.Info` plus Podman's extra fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemInfo")]
 #[serde(rename_all = "PascalCase")]
 pub struct CompatInfo {
     #[serde(rename = "ID")]
@@ -184,7 +190,8 @@ pub struct CompatInfo {
 }
 
 /// libpod's `ConmonInfo` / `OCIRuntimeInfo` / `SlirpInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemToolInfo")]
 pub struct ToolInfoReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -194,7 +201,7 @@ pub struct ToolInfoReport {
 }
 
 /// libpod's `SlirpInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SlirpInfo {
     pub executable: String,
     pub package: String,
@@ -202,7 +209,8 @@ pub struct SlirpInfo {
 }
 
 /// libpod's `CPUUsage`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemCPUUsage")]
 #[serde(rename_all = "camelCase")]
 pub struct CpuUsage {
     pub user_percent: f64,
@@ -211,7 +219,7 @@ pub struct CpuUsage {
 }
 
 /// libpod's `DistributionInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DistributionInfo {
     pub distribution: String,
     pub version: String,
@@ -220,14 +228,15 @@ pub struct DistributionInfo {
 }
 
 /// libpod's `IDMappings`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemIDMappings")]
 pub struct IdMappings {
     pub gidmap: Option<Vec<serde_json::Value>>,
     pub uidmap: Option<Vec<serde_json::Value>>,
 }
 
 /// libpod's `RemoteSocket`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RemoteSocket {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub path: String,
@@ -235,7 +244,8 @@ pub struct RemoteSocket {
 }
 
 /// libpod's `SecurityInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemSecurityInfo")]
 #[serde(rename_all = "camelCase")]
 pub struct SecurityInfo {
     pub apparmor_enabled: bool,
@@ -247,7 +257,8 @@ pub struct SecurityInfo {
 }
 
 /// libpod's `HostInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LibpodHostInfo")]
 #[serde(rename_all = "camelCase")]
 pub struct HostInfoReport {
     pub arch: String,
@@ -286,7 +297,8 @@ pub struct HostInfoReport {
 }
 
 /// libpod's `ContainerStore`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LibpodContainerStore")]
 pub struct ContainerStoreReport {
     pub number: i64,
     pub paused: i64,
@@ -295,13 +307,15 @@ pub struct ContainerStoreReport {
 }
 
 /// libpod's `ImageStore`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LibpodImageStore")]
 pub struct ImageStoreReport {
     pub number: i64,
 }
 
 /// libpod's `StoreInfo`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LibpodStoreInfo")]
 #[serde(rename_all = "camelCase")]
 pub struct StoreInfoReport {
     pub config_file: String,
@@ -320,7 +334,8 @@ pub struct StoreInfoReport {
 }
 
 /// One registry of libpod info (containers/image's `Registry`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "SystemRegistry")]
 #[serde(rename_all = "PascalCase")]
 pub struct RegistryReport {
     pub prefix: String,
@@ -333,7 +348,8 @@ pub struct RegistryReport {
 }
 
 /// libpod's `Plugins`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "LibpodPlugins")]
 pub struct PluginsReport {
     pub volume: Vec<String>,
     pub network: Vec<String>,
@@ -342,7 +358,7 @@ pub struct PluginsReport {
 }
 
 /// libpod's `Version`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct LibpodVersion {
     #[serde(rename = "APIVersion")]
     pub api_version: String,
@@ -363,7 +379,7 @@ pub struct LibpodVersion {
 }
 
 /// `GET /libpod/info`: libpod's `define.Info`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct LibpodInfo {
     pub host: HostInfoReport,
     pub store: StoreInfoReport,
@@ -373,7 +389,7 @@ pub struct LibpodInfo {
 }
 
 /// An event in Docker's `events.Message` shape (both trees; libpod names differ).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EventMessage {
     pub status: String,
     pub id: String,
@@ -393,7 +409,7 @@ pub struct EventMessage {
 }
 
 /// Docker's `events.Actor`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct EventActor {
     #[serde(rename = "ID")]
     pub id: String,
@@ -402,7 +418,7 @@ pub struct EventActor {
 }
 
 /// `SecretDriverSpec`: the driver keeping a secret's bytes and its options.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecretDriverSpec {
     pub name: String,
@@ -410,7 +426,7 @@ pub struct SecretDriverSpec {
 }
 
 /// `SecretSpec`: a secret's name, driver and labels.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecretSpec {
     pub name: String,
@@ -420,7 +436,7 @@ pub struct SecretSpec {
 }
 
 /// `SecretInfoReport`: a secret as libpod lists and inspects it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SecretInfoReport {
     #[serde(rename = "ID")]
     pub id: String,
@@ -436,14 +452,14 @@ pub struct SecretInfoReport {
 }
 
 /// `SecretVersion`: always index 1, secrets cannot be updated.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SecretVersion {
     pub index: u64,
 }
 
 /// `SecretInfoReportCompat`: the libpod report plus Docker's `Version`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SecretInfoReportCompat {
     #[serde(flatten)]
     pub report: SecretInfoReport,
@@ -452,7 +468,7 @@ pub struct SecretInfoReportCompat {
 }
 
 /// `SecretCreateReport`: the ID of a new secret (both trees).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SecretCreateReport {
     #[serde(rename = "ID")]
     pub id: String,

@@ -21,6 +21,10 @@ use engine::json::field;
 use engine::volumes::{VolumeCreate, VolumeInfo};
 use serde_json::{json, Value};
 
+mod openapi;
+
+pub use openapi::openapi;
+
 /// The volumes router fragment.
 pub fn router() -> Router<AppState> {
     Router::new()

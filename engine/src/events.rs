@@ -175,6 +175,7 @@ pub struct EventBus {
     path: PathBuf,
     max_size: u64,
     file: Mutex<Option<std::fs::File>>,
+    emitted: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for EventBus {
@@ -198,6 +199,7 @@ impl EventBus {
             path,
             max_size: max_size.max(4096),
             file: Mutex::new(None),
+            emitted: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -207,7 +209,14 @@ impl EventBus {
         if let Err(err) = self.append(&e) {
             tracing::warn!(error = %err, "writing the event log");
         }
+        self.emitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.tx.send(e);
+    }
+
+    /// How many events were emitted since the bus was made.
+    pub fn emitted(&self) -> u64 {
+        self.emitted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn append(&self, e: &Event) -> Result<()> {

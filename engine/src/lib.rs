@@ -15,6 +15,7 @@ pub mod ids;
 pub mod images;
 pub mod json;
 pub mod kube;
+pub mod metrics;
 pub mod netns;
 pub mod networks;
 pub mod oci;

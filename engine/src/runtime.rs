@@ -394,6 +394,65 @@ impl SystemEngine for Runtime {
     async fn login(&self, server: &str, username: &str, password: &str) -> Result<()> {
         self.registry_login(server, username, password).await
     }
+
+    async fn metrics(&self) -> Result<crate::metrics::EngineMetrics> {
+        let containers = self
+            .db
+            .read(|c| {
+                let mut stmt =
+                    c.prepare("SELECT status, COUNT(*) FROM containers GROUP BY status")?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                let mut out = std::collections::BTreeMap::new();
+                for row in rows {
+                    let (status, n) = row?;
+                    out.insert(status, u64::try_from(n).unwrap_or(0));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut pods = std::collections::BTreeMap::new();
+        for p in crate::pods::PodEngine::list(self).await? {
+            *pods.entry(p.state).or_insert(0) += 1;
+        }
+        let images = u64::try_from(self.db.count("images").await?).unwrap_or(0);
+        let runroot = self.opts.runroot.clone();
+        let conmon_processes = tokio::task::spawn_blocking(move || count_conmons(&runroot))
+            .await
+            .unwrap_or(0);
+        Ok(crate::metrics::EngineMetrics {
+            containers,
+            pods,
+            images,
+            events_emitted: self.events.emitted(),
+            conmon_processes,
+            db_transactions: Some(self.db.tx_latency()),
+        })
+    }
+}
+
+/// conmon processes whose command line names a path under `runroot` (ours, not another
+/// engine's).
+fn count_conmons(runroot: &Path) -> u64 {
+    let want = runroot.to_string_lossy().into_owned();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "conmon")
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&want))
+        })
+        .count() as u64
 }
 
 #[async_trait]

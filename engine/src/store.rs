@@ -76,6 +76,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// Latency of `write`/`with_conn` transactions, lock wait included.
+    tx_latency: Arc<crate::metrics::Histogram>,
 }
 
 impl std::fmt::Debug for Db {
@@ -95,6 +97,7 @@ impl Db {
         migrate(&mut conn)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            tx_latency: Arc::new(crate::metrics::Histogram::latency()),
         })
     }
 
@@ -106,13 +109,16 @@ impl Db {
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
+        let latency = self.tx_latency.clone();
         tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut guard = conn
                 .lock()
                 .map_err(|_| Error::Internal("state database lock poisoned".into()))?;
             let tx = guard.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            latency.observe(started.elapsed());
             Ok(out)
         })
         .await
@@ -127,11 +133,15 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
+        let latency = self.tx_latency.clone();
         tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut guard = conn
                 .lock()
                 .map_err(|_| Error::Internal("state database lock poisoned".into()))?;
-            f(&mut guard)
+            let out = f(&mut guard);
+            latency.observe(started.elapsed());
+            out
         })
         .await
         .map_err(|e| Error::Internal(format!("state database task: {e}")))?
@@ -152,6 +162,11 @@ impl Db {
         })
         .await
         .map_err(|e| Error::Internal(format!("state database task: {e}")))?
+    }
+
+    /// The latency of write transactions so far.
+    pub fn tx_latency(&self) -> crate::metrics::HistogramSnapshot {
+        self.tx_latency.snapshot()
     }
 
     /// Counts the rows of a table (used by `info`).
@@ -236,6 +251,68 @@ mod tests {
         assert_eq!(db.meta("a").await.unwrap(), None);
     }
 
+    /// A database as the first release wrote it: schema 1 and some rows.
+    fn first_schema_db(p: &Path) {
+        let c = Connection::open(p).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(
+            "INSERT INTO meta (key, value) VALUES ('k', 'v');
+             INSERT INTO volumes (name, data, created) VALUES ('vol1', '{}', 1);
+             INSERT INTO secrets (id, name, data) VALUES ('s1', 'sec', '{}');",
+        )
+        .unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+    }
+
+    fn tables(c: &Connection) -> Vec<String> {
+        let mut stmt = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|r| r.unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_first_schema_database_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db.sqlite");
+        first_schema_db(&p);
+        let db = Db::open(&p).unwrap();
+        assert_eq!(db.meta("k").await.unwrap().as_deref(), Some("v"));
+        assert_eq!(db.count("volumes").await.unwrap(), 1);
+        assert_eq!(db.count("secrets").await.unwrap(), 1);
+        // Tables of later schemas exist and work.
+        assert_eq!(db.count("pending_cleanups").await.unwrap(), 0);
+        assert_eq!(db.count("manifest_lists").await.unwrap(), 0);
+        drop(db);
+        let c = Connection::open(&p).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_old_schema_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db.sqlite");
+        first_schema_db(&p);
+        // Make the last step fail: its table already exists.
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch("CREATE TABLE manifest_lists (x TEXT);")
+                .unwrap();
+        }
+        let before = tables(&Connection::open(&p).unwrap());
+        assert!(Db::open(&p).is_err());
+        let c = Connection::open(&p).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1, "the version is not bumped");
+        assert_eq!(tables(&c), before, "no step of the migration is kept");
+    }
+
     #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -247,5 +324,13 @@ mod tests {
         }
         let err = Db::open(&p).unwrap_err();
         assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("refusing to touch it"), "{err}");
+        // Nothing was changed.
+        let c = Connection::open(&p).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION + 1);
+        assert!(tables(&c).is_empty());
     }
 }

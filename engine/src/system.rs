@@ -116,6 +116,8 @@ pub trait SystemEngine: Send + Sync {
     async fn prune(&self, opts: crate::df::PruneOptions) -> Result<crate::df::PruneReport>;
     /// Checks credentials against a registry (`/auth`).
     async fn login(&self, server: &str, username: &str, password: &str) -> Result<()>;
+    /// The engine's numbers for operators (objects by state, events, conmons, DB latency).
+    async fn metrics(&self) -> Result<crate::metrics::EngineMetrics>;
 }
 
 /// Runs `bin --version` and returns its output trimmed, or "" when it fails.

@@ -11,6 +11,8 @@ use api_core::{AnyListener, AppState, ServiceConfig};
 use axum::Router;
 use engine::{Runtime, RuntimeOptions};
 
+pub mod debug;
+
 /// Everything the daemon needs to start.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -27,6 +29,8 @@ pub struct DaemonConfig {
     /// containers.conf files read after the usual ones (tests give each daemon its own
     /// default network this way).
     pub extra_conf: Vec<PathBuf>,
+    /// The debug listener (`--pprof-addr`: metrics, profiles), bound by the caller.
+    pub pprof: Option<std::sync::Arc<std::net::TcpListener>>,
 }
 
 /// The API areas this build serves (for logs and `--version`).
@@ -63,7 +67,25 @@ pub fn router() -> Router<AppState> {
     let router = router.merge(api_networks::router());
     #[cfg(feature = "volumes")]
     let router = router.merge(api_volumes::router());
-    router
+    let doc = api_core::openapi::ApiDoc(std::sync::Arc::new(api_core::openapi::document(&ops())));
+    router.layer(axum::Extension(doc))
+}
+
+/// The operations of every area compiled in, for the OpenAPI document.
+pub fn ops() -> Vec<api_core::openapi::Op> {
+    #[allow(unused_mut)]
+    let mut ops = api_system::openapi();
+    #[cfg(feature = "containers")]
+    ops.extend(api_containers::openapi());
+    #[cfg(feature = "images")]
+    ops.extend(api_images::openapi());
+    #[cfg(feature = "pods")]
+    ops.extend(api_pods::openapi());
+    #[cfg(feature = "networks")]
+    ops.extend(api_networks::openapi());
+    #[cfg(feature = "volumes")]
+    ops.extend(api_volumes::openapi());
+    ops
 }
 
 /// Opens the runtime and serves the API on `listener` until `shutdown` or the idle timeout.
@@ -96,10 +118,31 @@ pub async fn serve(
             cors: config.cors.clone(),
         },
     );
+    let debug = match &config.pprof {
+        Some(l) => {
+            let l = l.try_clone().context("the debug listener")?;
+            l.set_nonblocking(true).context("the debug listener")?;
+            let l = tokio::net::TcpListener::from_std(l).context("the debug listener")?;
+            let addr = l.local_addr().context("the debug listener")?;
+            if !debug::is_loopback(&addr) {
+                tracing::warn!(%addr, "the debug listener (profiles, metrics) is on a non-loopback address: anyone who can reach it sees this daemon's internals");
+            }
+            tracing::info!(%addr, "debug listener (metrics, pprof)");
+            let dstate = debug::DebugState::new(state.metrics.clone(), state.system.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, debug::router(dstate)).await {
+                    tracing::error!(error = %e, "the debug listener failed");
+                }
+            }))
+        }
+        None => None,
+    };
     let service = api_core::into_service(router(), state);
-    api_core::serve(listener, service, config.idle, shutdown)
-        .await
-        .context("serving the API")?;
+    let served = api_core::serve(listener, service, config.idle, shutdown).await;
+    if let Some(d) = debug {
+        d.abort();
+    }
+    served.context("serving the API")?;
     tracing::info!("podapid stopped");
     Ok(())
 }

@@ -57,6 +57,10 @@ enum Command {
         /// Set CORS headers for this origin
         #[arg(long)]
         cors: Option<String>,
+        /// Serve metrics and profiles on this separate address: PORT (on 127.0.0.1) or
+        /// HOST:PORT (off by default)
+        #[arg(long = "pprof-addr", value_name = "ADDR")]
+        pprof_addr: Option<String>,
     },
 }
 
@@ -108,7 +112,16 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         match cli.command {
-            Command::Service { uri, time, cors } => {
+            Command::Service { uri, time, cors, pprof_addr } => {
+                let pprof = match pprof_addr {
+                    Some(a) => {
+                        let addr = podapid::debug::parse_addr(&a).map_err(anyhow::Error::msg)?;
+                        let l = std::net::TcpListener::bind(addr)
+                            .with_context(|| format!("listening on {addr} (--pprof-addr)"))?;
+                        Some(std::sync::Arc::new(l))
+                    }
+                    None => None,
+                };
                 let (listener, uri) = match AnyListener::from_systemd().context("socket activation")? {
                     Some(l) => (l, uri.unwrap_or_else(|| "systemd-socket".into())),
                     None => {
@@ -132,6 +145,7 @@ fn main() -> anyhow::Result<()> {
                     idle: Duration::from_secs(time),
                     cors,
                     extra_conf: Vec::new(),
+                    pprof,
                 };
                 podapid::serve(config, listener, shutdown_signal()).await
             }

@@ -22,6 +22,8 @@ pub struct TestDaemon {
     task: Option<tokio::task::JoinHandle<Result<(), String>>>,
     /// The bridge of the daemon's own default network.
     bridge: String,
+    /// The daemon's debug listener (metrics, profiles) on 127.0.0.1.
+    pub debug_addr: std::net::SocketAddr,
 }
 
 /// A response read whole.
@@ -81,6 +83,8 @@ impl TestDaemon {
             ),
         )
         .expect("the daemon's containers.conf");
+        let debug = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the debug listener");
+        let debug_addr = debug.local_addr().expect("the debug address");
         let config = podapid::DaemonConfig {
             root: dir.path().join("root"),
             runroot: dir.path().join("run"),
@@ -88,6 +92,7 @@ impl TestDaemon {
             idle: Duration::ZERO,
             cors: None,
             extra_conf: vec![conf],
+            pprof: Some(std::sync::Arc::new(debug)),
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -103,6 +108,7 @@ impl TestDaemon {
             shutdown: Some(tx),
             task: Some(task),
             bridge: format!("{}0", net_name.chars().take(14).collect::<String>()),
+            debug_addr,
         };
         d.wait_ready().await;
         d
