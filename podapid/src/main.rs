@@ -13,7 +13,8 @@ const DEFAULT_URI: &str = "unix:///run/podapid/podapid.sock";
 #[derive(Parser, Debug)]
 #[command(
     name = "podapid",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (Podman API 4.9.5)"),
+    // `--version` prints "podapid version X (Podman API 4.9.5)", like `podman version X`.
+    version = concat!("version ", env!("CARGO_PKG_VERSION"), " (Podman API 4.9.5)"),
     about = "Serve the Podman v4 REST API (Docker-compatible and libpod) over a real container engine"
 )]
 struct Cli {
@@ -45,23 +46,57 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the API service
-    #[command(alias = "system-service")]
-    Service {
-        /// Where to listen: unix:///path or tcp://host:port (default: unix:///run/podapid/podapid.sock;
-        /// ignored under systemd socket activation)
-        uri: Option<String>,
-        /// Time until the service exits without connections, in seconds (0 = never)
-        #[arg(short = 't', long = "time", default_value_t = 5)]
-        time: u64,
-        /// Set CORS headers for this origin
-        #[arg(long)]
-        cors: Option<String>,
-        /// Serve metrics and profiles on this separate address: PORT (on 127.0.0.1) or
-        /// HOST:PORT (off by default)
-        #[arg(long = "pprof-addr", value_name = "ADDR")]
-        pprof_addr: Option<String>,
+    /// Run API service
+    #[command(
+        alias = "system-service",
+        long_about = SERVICE_LONG,
+        override_usage = "podapid service [options] [URI]",
+        after_help = SERVICE_EXAMPLES
+    )]
+    Service(ServiceArgs),
+    /// Manage podapid (`podapid system service` is `podapid service`)
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCommand {
+    /// Run API service
+    #[command(
+        long_about = SERVICE_LONG,
+        override_usage = "podapid system service [options] [URI]",
+        after_help = SERVICE_EXAMPLES
+    )]
+    Service(ServiceArgs),
+}
+
+const SERVICE_LONG: &str = "Run an API service
+
+Enable a listening service for API access to containers, pods, images, networks, volumes and secrets through the Podman v4 API (libpod) and the Docker-compatible API.
+
+URI is unix:///path or tcp://host:port (default: unix:///run/podapid/podapid.sock). Under systemd socket activation (LISTEN_FDS) the passed socket is used instead.";
+
+const SERVICE_EXAMPLES: &str = "Examples:
+  podapid service --time=0 unix:///tmp/podapid.sock
+  podapid service --time=0 tcp://localhost:8888
+  podapid service --time=0 --pprof-addr 6060";
+
+#[derive(clap::Args, Debug)]
+struct ServiceArgs {
+    /// Where to listen: unix:///path or tcp://host:port
+    uri: Option<String>,
+    /// Time until the service session expires in seconds. Use 0 to disable the timeout
+    #[arg(short = 't', long = "time", default_value_t = 5)]
+    time: u64,
+    /// Set CORS Headers
+    #[arg(long)]
+    cors: Option<String>,
+    /// Serve metrics and profiles on this separate address: PORT (on 127.0.0.1) or
+    /// HOST:PORT (off by default)
+    #[arg(long = "pprof-addr", value_name = "ADDR")]
+    pprof_addr: Option<String>,
 }
 
 fn init_logs(level: &str, format: &str) -> anyhow::Result<()> {
@@ -112,7 +147,16 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         match cli.command {
-            Command::Service { uri, time, cors, pprof_addr } => {
+            Command::Service(args)
+            | Command::System {
+                command: SystemCommand::Service(args),
+            } => {
+                let ServiceArgs {
+                    uri,
+                    time,
+                    cors,
+                    pprof_addr,
+                } = args;
                 let pprof = match pprof_addr {
                     Some(a) => {
                         let addr = podapid::debug::parse_addr(&a).map_err(anyhow::Error::msg)?;

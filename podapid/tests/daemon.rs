@@ -26,7 +26,7 @@ fn get(sock: &Path, path: &str) -> Option<String> {
 
 fn wait_ping(sock: &Path) -> bool {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < Duration::from_secs(30) {
         if get(sock, "/_ping").is_some_and(|r| r.starts_with("HTTP/1.1 200") && r.ends_with("OK")) {
             return true;
         }
@@ -65,7 +65,57 @@ fn start(dir: &Path, extra: &[&str]) -> (Daemon, PathBuf) {
 fn version_flag() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("4.9.5"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("podapid version "), "{text}");
+    assert!(text.contains("4.9.5"));
+    // `podman system service` spelled both ways, with Podman's help wording.
+    for args in [
+        &["service", "--help"][..],
+        &["system", "service", "--help"][..],
+    ] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}");
+        assert!(help.contains("Run an API service"), "{help}");
+        assert!(help.contains("-t, --time"), "{help}");
+        assert!(help.contains("Examples:"), "{help}");
+    }
+}
+
+/// `--log-format json`: one JSON object per request with its id, route template, status,
+/// latency and, on the unix socket, the peer's uid and pid.
+#[test]
+fn json_request_logs_carry_the_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("podapid.sock");
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let child = Command::new(BIN)
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--runroot")
+        .arg(dir.path().join("run"))
+        .args(["--log-format", "json", "--log-level", "info"])
+        .args(["service", "-t", "0", &format!("unix://{}", sock.display())])
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let d = Daemon { child };
+    assert!(wait_ping(&sock));
+    let r = get(&sock, "/v1.41/containers/nope/json").unwrap();
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    drop(d);
+    let text = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    let line = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["route"] == "/containers/{name}/json")
+        .unwrap_or_else(|| panic!("no JSON log line of the request in {text}"));
+    let f = &line["fields"];
+    assert_eq!(f["status"], 404);
+    assert!(f["request_id"].is_string());
+    assert!(f["latency_ms"].is_number());
+    assert_eq!(f["peer_uid"], u64::from(nix::unistd::getuid().as_raw()));
+    assert_eq!(f["peer_pid"], u64::from(std::process::id()));
 }
 
 #[test]
@@ -174,6 +224,79 @@ fn systemd_socket_activation() {
         wait_ping(&sock),
         "the activated daemon answers on the passed socket"
     );
+}
+
+/// systemd's own activation tool: it owns the socket, starts podapid on the first
+/// connection with `LISTEN_FDS`, and the daemon answers on it. After the idle timeout the
+/// daemon exits; the tool (like systemd) keeps the socket, so nothing is lost meanwhile.
+#[test]
+fn activated_by_systemd_socket_activate() {
+    if Command::new("systemd-socket-activate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-socket-activate not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("activated.sock");
+    let child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&sock)
+        .arg(BIN)
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .arg("--runroot")
+        .arg(dir.path().join("run"))
+        .args(["service", "-t", "0"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _d = Daemon { child };
+    assert!(
+        wait_ping(&sock),
+        "the daemon started by systemd-socket-activate answers on its socket"
+    );
+    let info = get(&sock, "/v4.0.0/libpod/info").expect("info");
+    assert!(
+        info.contains("systemd-socket"),
+        "info names the activated socket"
+    );
+}
+
+/// The unit files in `contrib/systemd` pass `systemd-analyze verify` (with ExecStart
+/// pointed at the binary under test).
+#[test]
+fn systemd_units_verify() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze not installed: skipped");
+        return;
+    }
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd");
+    let dir = tempfile::tempdir().unwrap();
+    for unit in ["podapid.socket", "podapid.service"] {
+        let text = std::fs::read_to_string(src.join(unit)).unwrap();
+        assert!(
+            unit != "podapid.service" || text.contains("ExecStart=/usr/local/bin/podapid "),
+            "the service runs the installed binary"
+        );
+        let text = text.replace("/usr/local/bin/podapid", BIN);
+        std::fs::write(dir.path().join(unit), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.path().join("podapid.socket"))
+        .arg(dir.path().join("podapid.service"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "{stderr}");
 }
 
 fn libc_dup2(from: i32, to: i32) -> i32 {
