@@ -19,6 +19,7 @@ pub mod rawuri;
 pub mod state;
 pub mod stream;
 pub mod time;
+pub mod tls;
 pub mod version;
 
 use std::future::Future;
@@ -62,8 +63,18 @@ pub async fn serve(
     idle: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::TokioIo;
-    use hyper_util::service::TowerToHyperService;
+    serve_tls(listener, None, service, idle, shutdown).await
+}
+
+/// [`serve`], with TLS on every connection when `tls` is given (the handshake happens in
+/// the connection's own task, so a slow client never holds up the accept loop).
+pub async fn serve_tls(
+    listener: AnyListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    service: PodapidService,
+    idle: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use tower::ServiceExt;
 
     let tracker = ActivityTracker::new();
@@ -94,25 +105,22 @@ pub async fn serve(
                     r.extensions_mut().insert(peer.clone());
                     r
                 });
-        let conn = builder
-            .serve_connection(
-                TokioIo::new(rawuri::LenientIo::new(io)),
-                TowerToHyperService::new(svc),
-            )
-            .with_upgrades();
-        let mut closing = closing_rx.clone();
+        let closing = closing_rx.clone();
+        let builder = builder.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _open = open;
-            tokio::pin!(conn);
-            let res = tokio::select! {
-                r = conn.as_mut() => r,
-                _ = async { let _ = closing.wait_for(|c| *c).await.map(|_| ()); } => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            match tls {
+                None => drive(builder, io, svc, closing).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(Duration::from_secs(30), acceptor.accept(io)).await;
+                    match handshake {
+                        Ok(Ok(io)) => drive(builder, io, svc, closing).await,
+                        Ok(Err(e)) => tracing::info!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::info!("TLS handshake timed out"),
+                    }
                 }
-            };
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "connection ended with an error");
             }
         });
     }
@@ -130,6 +138,44 @@ pub async fn serve(
         tracing::info!("open connections did not finish within 5s; exiting anyway");
     }
     Ok(())
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one connection until it ends or the server closes.
+async fn drive<I, S>(
+    builder: hyper::server::conn::http1::Builder,
+    io: I,
+    svc: S,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<
+            axum::http::Request<hyper::body::Incoming>,
+            Response = axum::http::Response<axum::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use hyper_util::rt::TokioIo;
+    use hyper_util::service::TowerToHyperService;
+    let conn = builder
+        .serve_connection(
+            TokioIo::new(rawuri::LenientIo::new(io)),
+            TowerToHyperService::new(svc),
+        )
+        .with_upgrades();
+    tokio::pin!(conn);
+    let res = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = async { let _ = closing.wait_for(|c| *c).await.map(|_| ()); } => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = res {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 #[cfg(test)]

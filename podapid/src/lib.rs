@@ -31,6 +31,8 @@ pub struct DaemonConfig {
     pub extra_conf: Vec<PathBuf>,
     /// The debug listener (`--pprof-addr`: metrics, profiles), bound by the caller.
     pub pprof: Option<std::sync::Arc<std::net::TcpListener>>,
+    /// TLS for a `tcp://` listener (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    pub tls: Option<api_core::tls::TlsFiles>,
 }
 
 /// The API areas this build serves (for logs and `--version`).
@@ -94,6 +96,10 @@ pub async fn serve(
     listener: AnyListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls = match &config.tls {
+        Some(files) => Some(api_core::tls::acceptor(files).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let mut opts = RuntimeOptions::from_host(config.root.clone(), config.runroot.clone())
         .context("reading the configuration")?;
     opts.service_uri = config.uri.clone();
@@ -138,7 +144,7 @@ pub async fn serve(
         None => None,
     };
     let service = api_core::into_service(router(), state);
-    let served = api_core::serve(listener, service, config.idle, shutdown).await;
+    let served = api_core::serve_tls(listener, tls, service, config.idle, shutdown).await;
     if let Some(d) = debug {
         d.abort();
     }

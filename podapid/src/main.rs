@@ -97,6 +97,39 @@ struct ServiceArgs {
     /// HOST:PORT (off by default)
     #[arg(long = "pprof-addr", value_name = "ADDR")]
     pprof_addr: Option<String>,
+    /// PEM file with the server's certificate chain, for a tcp:// URI
+    #[arg(long = "tls-cert", value_name = "PATH")]
+    tls_cert: Option<PathBuf>,
+    /// PEM file with the server's private key, for a tcp:// URI
+    #[arg(long = "tls-key", value_name = "PATH")]
+    tls_key: Option<PathBuf>,
+    /// PEM file with the CA certificates client certificates must chain to (client
+    /// certificates are then required)
+    #[arg(long = "tls-client-ca", value_name = "PATH")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+/// The TLS files, checked for consistency with the listen address.
+fn tls_files(args: &ServiceArgs, tcp: bool) -> anyhow::Result<Option<api_core::tls::TlsFiles>> {
+    match (&args.tls_cert, &args.tls_key) {
+        (None, None) => {
+            if args.tls_client_ca.is_some() {
+                anyhow::bail!("--tls-client-ca needs --tls-cert and --tls-key");
+            }
+            Ok(None)
+        }
+        (Some(cert), Some(key)) => {
+            if !tcp {
+                anyhow::bail!("--tls-cert/--tls-key apply to tcp:// listeners only");
+            }
+            Ok(Some(api_core::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            }))
+        }
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    }
 }
 
 fn init_logs(level: &str, format: &str) -> anyhow::Result<()> {
@@ -151,29 +184,28 @@ fn main() -> anyhow::Result<()> {
             | Command::System {
                 command: SystemCommand::Service(args),
             } => {
-                let ServiceArgs {
-                    uri,
-                    time,
-                    cors,
-                    pprof_addr,
-                } = args;
-                let pprof = match pprof_addr {
+                let pprof = match &args.pprof_addr {
                     Some(a) => {
-                        let addr = podapid::debug::parse_addr(&a).map_err(anyhow::Error::msg)?;
+                        let addr = podapid::debug::parse_addr(a).map_err(anyhow::Error::msg)?;
                         let l = std::net::TcpListener::bind(addr)
                             .with_context(|| format!("listening on {addr} (--pprof-addr)"))?;
                         Some(std::sync::Arc::new(l))
                     }
                     None => None,
                 };
+                let with_tls = args.tls_cert.is_some();
                 let (listener, uri) = match AnyListener::from_systemd().context("socket activation")? {
-                    Some(l) => (l, uri.unwrap_or_else(|| "systemd-socket".into())),
+                    Some(l) => (l, args.uri.clone().unwrap_or_else(|| "systemd-socket".into())),
                     None => {
-                        let uri = uri.unwrap_or_else(|| DEFAULT_URI.to_string());
+                        let uri = args.uri.clone().unwrap_or_else(|| DEFAULT_URI.to_string());
                         let addr = ListenAddr::parse(&uri).map_err(anyhow::Error::msg)?;
                         if let ListenAddr::Tcp(a) = &addr {
-                            if !(a.starts_with("127.") || a.starts_with("localhost:") || a.starts_with("[::1]")) {
+                            let loopback = a.starts_with("127.") || a.starts_with("localhost:") || a.starts_with("[::1]");
+                            if !loopback && !with_tls {
                                 tracing::warn!("serving the API on {a} over plain TCP without TLS: anyone who can reach it controls this host");
+                            }
+                            if !loopback && with_tls && args.tls_client_ca.is_none() {
+                                tracing::warn!("serving the API on {a} over TLS without --tls-client-ca: anyone who can reach it controls this host");
                             }
                         }
                         let l = AnyListener::bind(&addr)
@@ -182,14 +214,16 @@ fn main() -> anyhow::Result<()> {
                         (l, addr.uri())
                     }
                 };
+                let tls = tls_files(&args, matches!(listener, AnyListener::Tcp(_)))?;
                 let config = DaemonConfig {
                     root: cli.root,
                     runroot: cli.runroot,
                     uri: Some(uri),
-                    idle: Duration::from_secs(time),
-                    cors,
+                    idle: Duration::from_secs(args.time),
+                    cors: args.cors.clone(),
                     extra_conf: Vec::new(),
                     pprof,
+                    tls,
                 };
                 podapid::serve(config, listener, shutdown_signal()).await
             }

@@ -93,6 +93,7 @@ impl TestDaemon {
             cors: None,
             extra_conf: vec![conf],
             pprof: Some(std::sync::Arc::new(debug)),
+            tls: None,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
