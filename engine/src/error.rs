@@ -42,7 +42,8 @@ pub enum Error {
     InvalidState(String),
     #[error("{0}")]
     NotImplemented(String),
-    /// A path (in a container) that does not exist: HTTP 404.
+    /// Something named that does not exist (a path in a container, a plugin, neither a
+    /// container nor a pod): HTTP 404; the cause is the message's last `: ` part.
     #[error("{0}")]
     NotFound(String),
     /// Nothing to do (already started, already stopped): HTTP 304 on the API.
@@ -96,7 +97,7 @@ impl Error {
             Error::PodExists(_) => "pod already exists".into(),
             Error::VolumeInUse(..) => "volume is being used".into(),
             Error::Io { source, .. } => source.to_string(),
-            Error::NotFound(_) => "no such file or directory".into(),
+            Error::NotFound(m) => m.rsplit(": ").next().unwrap_or(m).to_string(),
             Error::InvalidState(m) | Error::InvalidArg(m) | Error::NotModified(m) => {
                 const KNOWN: &[&str] = &[
                     "container state improper",

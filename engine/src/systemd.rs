@@ -982,7 +982,7 @@ impl Runtime {
         let info = match PodEngine::inspect(self, name_or_id).await {
             Ok(i) => i,
             Err(Error::NoSuchPod(_)) => {
-                return Err(Error::Runtime(format!(
+                return Err(Error::NotFound(format!(
                     "{name_or_id} does not refer to a container or pod: no pod with name or ID {name_or_id} found: no such pod: no container with name or ID {name_or_id:?} found: no such container"
                 )))
             }
