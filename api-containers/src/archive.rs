@@ -38,7 +38,7 @@ pub(crate) async fn get(
             .insert("X-Docker-Container-Path-Stat", stat_header(&stat)?);
         return Ok(r);
     }
-    let tmp = tempfile::NamedTempFile::new()
+    let tmp = tempfile::NamedTempFile::new_in(st.service.tmp_dir())
         .map_err(|e| ApiError::internal(format!("creating a temporary file: {e}")))?
         .into_temp_path();
     let stat = st
@@ -74,7 +74,7 @@ pub(crate) async fn put(
     let _ = q.bool_or("copyUIDGID", false)?;
     let _ = q.bool_or("pause", true)?;
     st.containers.inspect(&name).await?;
-    let tmp = api_core::stream::spool(body).await?;
+    let tmp = api_core::stream::spool(&st.service.tmp_dir(), body).await?;
     // Compressed uploads are accepted like Docker does (gzip).
     let tar_path = maybe_gunzip(tmp.to_path_buf()).await?;
     let res = st

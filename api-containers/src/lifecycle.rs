@@ -481,7 +481,7 @@ pub(crate) async fn export(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Response> {
     let rec = st.containers.inspect(&name).await?;
-    let tmp = tempfile::NamedTempFile::new()
+    let tmp = tempfile::NamedTempFile::new_in(st.service.tmp_dir())
         .map_err(|e| ApiError::internal(format!("creating a temporary file: {e}")))?
         .into_temp_path();
     st.containers.export(&rec.id, tmp.to_path_buf()).await?;

@@ -10,7 +10,6 @@
 //! live answers against this document.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use schemars::generate::{Contract, SchemaSettings};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -152,9 +151,11 @@ impl Op {
     }
 }
 
-/// The document served at `/libpod/swagger`, shared with the handler as a request extension.
-#[derive(Clone)]
-pub struct ApiDoc(pub Arc<Value>);
+/// Builds the document served at `/libpod/swagger`; shared with the handler as a request
+/// extension. The document is built per request (a rare one) rather than kept: it is large,
+/// and an idle daemon should not carry it.
+#[derive(Clone, Copy)]
+pub struct ApiDoc(pub fn() -> Value);
 
 /// The schema settings: OpenAPI 3.0 schemas of what is serialized.
 fn generator() -> SchemaGenerator {

@@ -15,6 +15,16 @@ use engine::volumes::VolumeEngine;
 pub struct ServiceConfig {
     /// `--cors` value: the allowed origin, when set.
     pub cors: Option<String>,
+    /// Where request bodies are spooled and exports staged (`<runroot>/tmp`, emptied at
+    /// start-up, so a crash leaves nothing behind for long); the system's when unset.
+    pub tmp_dir: Option<std::path::PathBuf>,
+}
+
+impl ServiceConfig {
+    /// The directory for temporary files of requests.
+    pub fn tmp_dir(&self) -> std::path::PathBuf {
+        self.tmp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
 }
 
 /// The application state (cheap to clone).

@@ -87,7 +87,8 @@ impl Decoder for StdCopyCodec {
         })?;
         let len = u32::from_be_bytes([src[4], src[5], src[6], src[7]]) as usize;
         if src.len() < 8 + len {
-            src.reserve(8 + len - src.len());
+            // Grow with what arrives, never by what a header claims (up to 4 GiB).
+            src.reserve((8 + len - src.len()).min(64 << 10));
             return Ok(None);
         }
         let mut frame = src.split_to(8 + len);
@@ -169,9 +170,12 @@ pub fn writer_body() -> (ChannelWriter, Body) {
 }
 
 /// Writes a request body to a temporary file (uploads: image load/import, archive PUT).
-pub async fn spool(body: Body) -> Result<tempfile::TempPath, crate::error::ApiError> {
+pub async fn spool(
+    dir: &std::path::Path,
+    body: Body,
+) -> Result<tempfile::TempPath, crate::error::ApiError> {
     use tokio::io::AsyncWriteExt;
-    let tmp = tempfile::NamedTempFile::new()
+    let tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| crate::error::ApiError::internal(format!("creating a temporary file: {e}")))?
         .into_temp_path();
     let mut f = tokio::fs::File::create(&tmp)

@@ -78,7 +78,7 @@ pub(crate) async fn load(
     body: Body,
 ) -> ApiResult<Response> {
     let _ = q.bool("quiet")?;
-    let tmp = api_core::stream::spool(body).await?;
+    let tmp = api_core::stream::spool(&st.service.tmp_dir(), body).await?;
     let imgs = st.images.load_archive(tmp.to_path_buf()).await?;
     let mut names: Vec<String> = Vec::new();
     for i in &imgs {
@@ -121,7 +121,7 @@ pub(crate) async fn compat_import(st: &AppState, q: &Query, body: Body) -> ApiRe
         Some(t) => format!("{r}:{t}"),
         None => r,
     });
-    let tmp = api_core::stream::spool(body).await?;
+    let tmp = api_core::stream::spool(&st.service.tmp_dir(), body).await?;
     let img = st
         .images
         .import_image(tmp.to_path_buf(), import_options(q, reference))
@@ -141,7 +141,7 @@ pub(crate) async fn libpod_import(
             "importing from {url} is not supported offline: send the tar as the body"
         )));
     }
-    let tmp = api_core::stream::spool(body).await?;
+    let tmp = api_core::stream::spool(&st.service.tmp_dir(), body).await?;
     let img = st
         .images
         .import_image(tmp.to_path_buf(), import_options(&q, q.string("reference")))

@@ -312,7 +312,7 @@ async fn build(
 ) -> ApiResult<Response> {
     // The context is read whole before any refusal: answering while the client still
     // sends would reset the connection instead of delivering the error.
-    let context = api_core::stream::spool(body).await?;
+    let context = api_core::stream::spool(&st.service.tmp_dir(), body).await?;
     if libpod {
         if let Some(ct) = headers.get(header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or_default();

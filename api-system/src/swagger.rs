@@ -11,7 +11,7 @@ use api_core::openapi::ApiDoc;
 /// `GET /libpod/swagger`.
 pub(crate) async fn swagger(doc: Option<Extension<ApiDoc>>) -> Response {
     match doc {
-        Some(Extension(ApiDoc(doc))) => Json(doc.as_ref().clone()).into_response(),
+        Some(Extension(ApiDoc(build))) => Json(build()).into_response(),
         None => api_core::ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "no API document was built into this router",

@@ -69,8 +69,12 @@ pub fn router() -> Router<AppState> {
     let router = router.merge(api_networks::router());
     #[cfg(feature = "volumes")]
     let router = router.merge(api_volumes::router());
-    let doc = api_core::openapi::ApiDoc(std::sync::Arc::new(api_core::openapi::document(&ops())));
-    router.layer(axum::Extension(doc))
+    router.layer(axum::Extension(api_core::openapi::ApiDoc(document)))
+}
+
+/// The OpenAPI document of the areas compiled in.
+pub fn document() -> serde_json::Value {
+    api_core::openapi::document(&ops())
 }
 
 /// The operations of every area compiled in, for the OpenAPI document.
@@ -107,6 +111,11 @@ pub async fn serve(
         opts.conf = engine::config::ContainersConf::load_default_with(&config.extra_conf)
             .context("reading the configuration")?;
     }
+    // Request spools and staged exports: emptied at each start, so what a crash cut off
+    // does not stay.
+    let tmp_dir = config.runroot.join("tmp");
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    std::fs::create_dir_all(&tmp_dir).with_context(|| format!("creating {}", tmp_dir.display()))?;
     let runtime = Runtime::open(opts)
         .await
         .with_context(|| format!("opening the state under {}", config.root.display()))?;
@@ -122,6 +131,7 @@ pub async fn serve(
         runtime.clone(),
         ServiceConfig {
             cors: config.cors.clone(),
+            tmp_dir: Some(tmp_dir),
         },
     );
     let debug = match &config.pprof {

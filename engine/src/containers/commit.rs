@@ -277,7 +277,9 @@ impl Runtime {
         if pause {
             let _ = self.pause_container(&rec.id).await;
         }
-        let dir = tempfile::tempdir().map_err(|e| Error::io("a temporary directory", e))?;
+        // Under the store's tmp/, which start-up empties: a crash leaves nothing for long.
+        let dir = tempfile::tempdir_in(store.tmp_dir())
+            .map_err(|e| Error::io("a temporary directory", e))?;
         let tar_path = dir.path().join("layer.tar");
         let (u, t, r2) = (upper.clone(), tar_path.clone(), rec.clone());
         let made = tokio::task::spawn_blocking(move || {

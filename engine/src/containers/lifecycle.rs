@@ -1728,6 +1728,30 @@ impl Runtime {
                 .iter()
                 .any(|s| state.contains(s));
             if alive {
+                // A crash between the runtime's verb and the record's update leaves them
+                // apart: the runtime's state is the truth.
+                let now = if state.contains("\"running\"") {
+                    Some(ContainerStatus::Running)
+                } else if state.contains("\"paused\"") {
+                    Some(ContainerStatus::Paused)
+                } else {
+                    None
+                };
+                let mut rec = rec;
+                if let Some(now) = now.filter(|n| *n != rec.status) {
+                    tracing::info!(container = %rec.id, recorded = ?rec.status, runtime = ?now, "the runtime's state wins over the record after a crash");
+                    let was_created = rec.status == ContainerStatus::Created;
+                    rec.status = now;
+                    if was_created {
+                        rec.started_at = Some(Utc::now());
+                        rec.stopped_by_user = false;
+                        rec.exit_code = 0;
+                    }
+                    self.save_record(&rec).await?;
+                    if was_created {
+                        self.emit_container("start", &rec, &[]);
+                    }
+                }
                 if rec.status == ContainerStatus::Running {
                     self.arm_healthcheck(&rec).await;
                 }

@@ -81,7 +81,8 @@ impl ImageStore {
         self.overlay_dir().join(hex_of(chain_id)).join("diff")
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    /// Work in progress (emptied at every start).
+    pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 

@@ -50,7 +50,8 @@ impl Runtime {
         if self.lookup_image(&name).await.is_ok() {
             return Ok(name);
         }
-        let dir = tempfile::tempdir().map_err(|e| Error::io("a temporary directory", e))?;
+        let dir = tempfile::tempdir_in(self.image_store().tmp_dir())
+            .map_err(|e| Error::io("a temporary directory", e))?;
         let tar_path = dir.path().join("layer.tar");
         let (src, dst) = (catatonit.clone(), tar_path.clone());
         tokio::task::spawn_blocking(move || pause_layer(&src, &dst))
