@@ -165,7 +165,7 @@ impl Rewriter {
                 match u64::from_str_radix(size, 16) {
                     Ok(0) => self.state = State::Trailers,
                     // Chunk data is followed by CRLF, passed along with it.
-                    Ok(n) => self.state = State::ChunkData(n + 2),
+                    Ok(n) => self.state = State::ChunkData(n.saturating_add(2)),
                     Err(_) => self.state = State::Raw,
                 }
             }

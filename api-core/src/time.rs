@@ -37,7 +37,8 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
         rest = &rest[unit_len..];
         total += n * mult;
     }
-    Some(std::time::Duration::from_secs_f64(total))
+    // Out of range (huge or not finite) is not a duration.
+    std::time::Duration::try_from_secs_f64(total).ok()
 }
 
 /// Parses a point in time relative to `now`.
@@ -50,7 +51,9 @@ pub fn parse_time_at(s: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     if let Some(d) = parse_duration(s) {
-        return chrono::Duration::from_std(d).ok().map(|d| now - d);
+        return chrono::Duration::from_std(d)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d));
     }
     if let Some(t) = parse_unix(s) {
         return Some(t);

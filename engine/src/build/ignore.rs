@@ -100,36 +100,74 @@ fn class(chars: &[char]) -> Option<(Tok, usize)> {
     }
 }
 
+/// Whether `toks` match all of `s`. The set of positions of `s` reachable after each token
+/// is carried forward, so the work is tokens × characters whatever the pattern (no
+/// backtracking blow-up, no recursion to overflow).
 fn matches(toks: &[Tok], s: &[char]) -> bool {
-    let Some(first) = toks.first() else {
-        return s.is_empty();
-    };
-    let rest = &toks[1..];
-    match first {
-        Tok::Lit(c) => s.first() == Some(c) && matches(rest, &s[1..]),
-        Tok::One => s.first().is_some_and(|c| *c != '/') && matches(rest, &s[1..]),
-        Tok::Class { negate, ranges } => {
-            s.first().is_some_and(|c| {
-                let inside = ranges.iter().any(|(lo, hi)| lo <= c && c <= hi);
-                inside != *negate
-            }) && matches(rest, &s[1..])
-        }
-        Tok::Star => {
-            for k in 0..=s.len() {
-                if matches(rest, &s[k..]) {
-                    return true;
-                }
-                if k < s.len() && s[k] == '/' {
-                    return false;
+    let n = s.len();
+    let mut reach = vec![false; n + 1];
+    reach[0] = true;
+    for tok in toks {
+        let mut next = vec![false; n + 1];
+        let mut any = false;
+        match tok {
+            Tok::Lit(_) | Tok::One | Tok::Class { .. } => {
+                for i in 0..n {
+                    if !reach[i] {
+                        continue;
+                    }
+                    let c = s[i];
+                    let ok = match tok {
+                        Tok::Lit(l) => c == *l,
+                        Tok::One => c != '/',
+                        Tok::Class { negate, ranges } => {
+                            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negate
+                        }
+                        _ => false,
+                    };
+                    if ok {
+                        next[i + 1] = true;
+                        any = true;
+                    }
                 }
             }
-            false
+            Tok::Star => {
+                // From a reachable position, every later one up to the next `/`.
+                let mut open = false;
+                for j in 0..=n {
+                    if reach[j] {
+                        open = true;
+                    }
+                    if open {
+                        next[j] = true;
+                        any = true;
+                    }
+                    if j < n && s[j] == '/' {
+                        open = false;
+                    }
+                }
+            }
+            Tok::DeepEnd => return reach.iter().any(|r| *r),
+            Tok::Deep => {
+                // The position itself, or just after any later `/`.
+                let mut seen = false;
+                for j in 0..=n {
+                    if reach[j] {
+                        seen = true;
+                    }
+                    if seen && (reach[j] || (j > 0 && s[j - 1] == '/')) {
+                        next[j] = true;
+                        any = true;
+                    }
+                }
+            }
         }
-        Tok::DeepEnd => true,
-        Tok::Deep => {
-            matches(rest, s) || (1..=s.len()).any(|k| s[k - 1] == '/' && matches(rest, &s[k..]))
+        if !any {
+            return false;
         }
+        reach = next;
     }
+    reach[n]
 }
 
 /// Go's `filepath.Clean` on a `/`-separated path.

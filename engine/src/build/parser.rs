@@ -285,6 +285,7 @@ where
         pos: 0,
         escape,
         vars,
+        depth: 0,
     };
     p.process(None)
 }
@@ -311,7 +312,12 @@ struct WordParser<'a, F> {
     pos: usize,
     escape: char,
     vars: &'a F,
+    /// `${...}` nesting so far (bounded: each level is a stack frame).
+    depth: usize,
 }
+
+/// Deeper `${...}` nesting than any real Containerfile uses.
+const MAX_SUBSTITUTION_DEPTH: usize = 64;
 
 impl<F: Fn(&str) -> Option<String>> WordParser<'_, F> {
     fn peek(&self) -> Option<char> {
@@ -413,6 +419,18 @@ impl<F: Fn(&str) -> Option<String>> WordParser<'_, F> {
     }
 
     fn dollar(&mut self) -> Result<String> {
+        if self.depth >= MAX_SUBSTITUTION_DEPTH {
+            return Err(Error::InvalidArg(format!(
+                "variable substitutions nested deeper than {MAX_SUBSTITUTION_DEPTH}"
+            )));
+        }
+        self.depth += 1;
+        let out = self.dollar_inner();
+        self.depth -= 1;
+        out
+    }
+
+    fn dollar_inner(&mut self) -> Result<String> {
         if self.peek() == Some('{') {
             self.pos += 1;
             return self.braced();

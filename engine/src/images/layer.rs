@@ -85,8 +85,9 @@ pub fn decompressed<'a, R: Read + 'a>(r: R) -> Result<Box<dyn Read + 'a>> {
 }
 
 /// A relative path inside the layer, refusing absolute and `..` components.
-fn inside(dest: &Path, rel: &Path) -> Option<PathBuf> {
-    let mut out = dest.to_path_buf();
+/// The normal components of `rel`, or `None` when it has `..` or is absolute.
+fn normal_components(rel: &Path) -> Option<Vec<&std::ffi::OsStr>> {
+    let mut out = Vec::new();
     for c in rel.components() {
         match c {
             Component::Normal(p) => out.push(p),
@@ -97,11 +98,91 @@ fn inside(dest: &Path, rel: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// Opens (creating the missing ones, mode 0755) the directories of `comps` below `root`,
+/// every step resolved by the kernel inside `root` (`RESOLVE_IN_ROOT`): a symlink in the
+/// layer cannot lead a whiteout out of it.
+fn open_dirs_in(
+    root: &std::os::fd::OwnedFd,
+    comps: &[&std::ffi::OsStr],
+) -> nix::Result<std::os::fd::OwnedFd> {
+    use crate::containers::archive::open_in_root;
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+    let mut dir = open_in_root(root, Path::new(""), flags)?;
+    let mut so_far = PathBuf::new();
+    for c in comps {
+        so_far.push(c);
+        dir = match open_in_root(root, &so_far, flags) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::ENOENT) => {
+                match nix::sys::stat::mkdirat(
+                    &dir,
+                    *c,
+                    nix::sys::stat::Mode::from_bits_truncate(0o755),
+                ) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(e),
+                }
+                open_in_root(root, &so_far, flags)?
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    Ok(dir)
+}
+
+/// Applies the whiteout `.wh.<target>` found in directory `parent_rel` of the layer at
+/// `root`: an opaque marker on the directory, or a 0:0 character device replacing `target`.
+/// Names that are not one plain component (`.`, `..`, empty) are ignored.
+fn whiteout(root: &std::os::fd::OwnedFd, parent_rel: &Path, target: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    if target.is_empty() || target == "." || target == ".." || target.contains('/') {
+        return Ok(());
+    }
+    let Some(comps) = normal_components(parent_rel) else {
+        return Ok(());
+    };
+    let shown = parent_rel.join(target);
+    let dir = open_dirs_in(root, &comps)
+        .map_err(|e| Error::io(format!("whiteout {}", shown.display()), e.into()))?;
+    if target == ".wh..opq" {
+        let f = std::fs::File::from(dir);
+        xattr::FileExt::set_xattr(&f, "trusted.overlay.opaque", b"y")
+            .map_err(|e| Error::io(format!("marking {} opaque", parent_rel.display()), e))?;
+        return Ok(());
+    }
+    // Remove what is there: a file or link by unlinkat; a directory through the descriptor's
+    // own path (inside the layer), whose removal never follows symlinks.
+    match nix::unistd::unlinkat(&dir, target, nix::unistd::UnlinkatFlags::NoRemoveDir) {
+        Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+        Err(nix::errno::Errno::EISDIR | nix::errno::Errno::EPERM) => {
+            let p = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(target);
+            std::fs::remove_dir_all(&p)
+                .map_err(|e| Error::io(format!("whiteout {}", shown.display()), e))?;
+        }
+        Err(e) => return Err(Error::io(format!("whiteout {}", shown.display()), e.into())),
+    }
+    nix::sys::stat::mknodat(
+        &dir,
+        target,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::empty(),
+        nix::sys::stat::makedev(0, 0),
+    )
+    .map_err(|e| Error::io(format!("whiteout {}", shown.display()), e.into()))
+}
+
 /// Unpacks a layer (compressed or not) into `dest`, translating whiteouts. Returns the
 /// DiffID (digest of the uncompressed tar) and the uncompressed size.
 pub fn unpack_layer<R: Read>(compressed: R, dest: &Path) -> Result<(String, u64)> {
     std::fs::create_dir_all(dest)
         .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
+    let root = nix::fcntl::open(
+        dest,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::io(format!("opening {}", dest.display()), e.into()))?;
     let plain = decompressed(compressed)?;
     let mut hashing = HashingReader::new(plain);
     {
@@ -126,27 +207,7 @@ pub fn unpack_layer<R: Read>(compressed: R, dest: &Path) -> Result<(String, u64)
             };
             if let Some(target) = name.strip_prefix(".wh.") {
                 let parent_rel = path.parent().unwrap_or(Path::new(""));
-                let Some(parent) = inside(dest, parent_rel) else {
-                    continue;
-                };
-                std::fs::create_dir_all(&parent)
-                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-                if target == ".wh..opq" {
-                    xattr::set(&parent, "trusted.overlay.opaque", b"y").map_err(|e| {
-                        Error::io(format!("marking {} opaque", parent.display()), e)
-                    })?;
-                } else {
-                    let victim = parent.join(target);
-                    let _ = std::fs::remove_dir_all(&victim);
-                    let _ = std::fs::remove_file(&victim);
-                    nix::sys::stat::mknod(
-                        &victim,
-                        nix::sys::stat::SFlag::S_IFCHR,
-                        nix::sys::stat::Mode::empty(),
-                        nix::sys::stat::makedev(0, 0),
-                    )
-                    .map_err(|e| Error::io(format!("whiteout {}", victim.display()), e.into()))?;
-                }
+                whiteout(&root, parent_rel, target)?;
                 continue;
             }
             entry

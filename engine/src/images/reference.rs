@@ -120,7 +120,19 @@ impl ImageRef {
         }
         let (registry, repository) = match name.split_once('/') {
             Some((first, path)) if looks_like_registry(first) => {
-                (first.to_string(), path.to_string())
+                // Docker's normalisation: `index.docker.io` is `docker.io`, and one-component
+                // names there live under `library/` (`docker.io/busybox`).
+                let registry = if first == "index.docker.io" {
+                    DOCKER_REGISTRY
+                } else {
+                    first
+                };
+                let repo = if registry == DOCKER_REGISTRY && !path.contains('/') {
+                    format!("library/{path}")
+                } else {
+                    path.to_string()
+                };
+                (registry.to_string(), repo)
             }
             _ => {
                 let repo = if default_registry == DOCKER_REGISTRY && !name.contains('/') {

@@ -262,9 +262,50 @@ pub fn down_targets(yaml: &str) -> Result<DownTargets> {
     Ok(t)
 }
 
+/// Deeper flow collections (`[`/`{`) than any Kubernetes object needs.
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// Refuses YAML nested deeper than [`MAX_FLOW_DEPTH`] flow collections before the parser
+/// sees it: a hostile body of brackets costs the parser time and stack out of all
+/// proportion to its size. Quoted scalars and comments are skipped.
+fn check_nesting(yaml: &str) -> Result<()> {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    for c in yaml.chars() {
+        if comment {
+            comment = c != '\n';
+        } else if let Some(q) = quote {
+            if c == q && !(q == '"' && prev == '\\') {
+                quote = None;
+            }
+        } else {
+            match c {
+                '"' | '\'' => quote = Some(c),
+                '#' if prev.is_whitespace() => comment = true,
+                '[' | '{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = c;
+        if max > MAX_FLOW_DEPTH {
+            return Err(Error::InvalidArg(format!(
+                "multi doc yaml could not be split: collections nested deeper than {MAX_FLOW_DEPTH}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The documents of a YAML stream with their kinds, dependencies (anything but Pod,
 /// Deployment, DaemonSet) first, each prepended as Podman sorts them.
 pub(crate) fn documents(yaml: &str) -> Result<Vec<(String, Value)>> {
+    check_nesting(yaml)?;
     let mut split = Vec::new();
     for de in serde_norway::Deserializer::from_str(yaml) {
         let v = Value::deserialize(de)
@@ -1363,7 +1404,8 @@ fn port_range(s: &str, what: &str) -> Result<(u16, u16)> {
             if b < a {
                 return Err(bad());
             }
-            Ok((a, b - a + 1))
+            let count = u16::try_from(u32::from(b) - u32::from(a) + 1).map_err(|_| bad())?;
+            Ok((a, count))
         }
         None => Ok((s.trim().parse().map_err(|_| bad())?, 1)),
     }
@@ -1633,7 +1675,7 @@ fn resources(cfg: &mut ContainerConfig, r: &k8s::ResourceRequirements) -> Result
         let milli = (cores * 1000.0).ceil() as i64;
         if milli > 0 {
             cfg.resources.cpu_period = 100_000;
-            cfg.resources.cpu_quota = milli * 100;
+            cfg.resources.cpu_quota = milli.saturating_mul(100);
         }
     }
     let bytes = |q: &String, what: &str| -> Result<i64> {
@@ -1728,9 +1770,9 @@ fn probe_to_healthcheck(p: &k8s::Probe, ports: &[k8s::ContainerPort]) -> Result<
     };
     Ok(serde_json::json!({
         "Test": test,
-        "Interval": interval * SECOND,
-        "Timeout": timeout * SECOND,
-        "StartPeriod": p.initial_delay_seconds.max(0) * SECOND,
+        "Interval": interval.saturating_mul(SECOND),
+        "Timeout": timeout.saturating_mul(SECOND),
+        "StartPeriod": p.initial_delay_seconds.max(0).saturating_mul(SECOND),
         "Retries": retries,
     }))
 }
