@@ -53,6 +53,7 @@ json.dump(d, sys.stdout)' >"$WORK/openapi.json"
 EXCLUDE='/(images/create|images/pull|images/[^/]+/push|images/search|auth|build|kube|play|manifests|attach|exec|events|logs|stats|wait|checkpoint|restore|scp|swarm|nodes|services|tasks|configs|plugins|distribution|monitor|secrets/\{path\}|secrets/\{name\}/update|system/prune|images/prune|images/load|images/import|containers/create|libpod/pods/create)'
 
 rc=0
+cd "$WORK"  # schemathesis keeps a cache directory in the current one
 "$VENV/bin/st" run "$WORK/openapi.json" \
   --url "http://127.0.0.1:$PORT" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
