@@ -42,7 +42,9 @@
 # BENCH_PULL_RUNS (5), BENCH_IMAGES (200), BENCH_IMPORT_JOBS (8 parallel imports),
 # BENCH_SLOW_WRK_DURATION (60s: the /images/json wrk run of a server that needs so long per
 # listing that wrk -c16 would complete fewer than ~64 listings in BENCH_WRK_DURATION),
-# BENCH_SKIP_PODMAN=1 (podapid only, as when podman is not installed).
+# BENCH_SKIP_PODMAN=1 (podapid only, as when podman is not installed), BENCH_KEEP_LOGS=DIR (keep
+# the servers' logs as DIR/api-<name>.log), BENCH_TSV_DIR=DIR (also write the table's rows to
+# DIR/bench.tsv for bench/all.sh: key, metric, podapid, podman; see bench/lib.sh).
 # Everything started here is stopped on exit, temporary directories (and the bind mount podman
 # leaves on its storage root) are removed; pulled and imported images live in the servers'
 # temporary roots, and podman runs with TMPDIR inside its temporary directory (its import
@@ -51,8 +53,8 @@
 # /var/tmp/podapid-fixtures is kept for the tests). Only 127.0.0.1 and unix sockets are used.
 # shellcheck disable=SC2034  # the result arrays are read by row() through a nameref
 set -euo pipefail
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_DIR=$(dirname "$BENCH_DIR")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WRK_DURATION=${BENCH_WRK_DURATION:-5s}
 INFO_RUNS=${BENCH_INFO_RUNS:-20}
@@ -61,75 +63,18 @@ PULL_RUNS=${BENCH_PULL_RUNS:-5}
 N_IMAGES=${BENCH_IMAGES:-200}
 SLOW_WRK_DURATION=${BENCH_SLOW_WRK_DURATION:-60s}
 IMPORT_JOBS=${BENCH_IMPORT_JOBS:-8}
-REGISTRY=127.0.0.1:5000
 PULL_REF=docker.io/library/busybox-layered:latest
-PODAPID_REGISTRIES_CONF=$REPO_DIR/fixtures/registries.conf
-PODMAN_REGISTRIES_CONF= # set below when podman has no drop-in rewriting docker.io
-
-say() { printf '[bench] %s\n' "$*" >&2; }
-die() { say "ERROR: $*"; exit 1; }
+STOP_GRACE_STEPS=100 # 5 s
+LOGS_PREFIX=api
 
 # ------------------------------------------------------------ arguments ---
-BIN=${1:-}
-if [ -z "$BIN" ]; then
-  for candidate in "$REPO_DIR/target/release/podapid" "$REPO_DIR/target/debug/podapid"; do
-    if [ -x "$candidate" ]; then BIN=$candidate; break; fi
-  done
-fi
-[ -n "$BIN" ] || die "no podapid binary: build one or pass its path"
-[ -x "$BIN" ] || die "$BIN is not executable"
-BIN=$(realpath "$BIN")
-for tool in curl wrk socat ss awk tar xargs; do
-  command -v "$tool" >/dev/null || die "$tool missing (fixtures/setup.sh installs it)"
-done
-HAVE_PODMAN=
-if [ -z "${BENCH_SKIP_PODMAN:-}" ] && command -v podman >/dev/null; then HAVE_PODMAN=1; fi
-[ -f "$PODAPID_REGISTRIES_CONF" ] || die "$PODAPID_REGISTRIES_CONF missing"
-if [ ! -e /etc/containers/registries.conf.d/50-anchor-mirror.conf ]; then
-  PODMAN_REGISTRIES_CONF=$PODAPID_REGISTRIES_CONF
-fi
+bench_bin "${1:-}"
+need_tools curl wrk socat ss awk tar xargs
+detect_podman
 
 # ------------------------------------------------------ process handling ---
-WORK=$(mktemp -d /tmp/podapid-bench.XXXXXX)
-PIDS=()        # everything this script started, stopped on exit
+bench_workdir /tmp/podapid-bench.XXXXXX
 USED_PORTS=()
-STARTED_REGISTRY= # set when fixtures/registry.sh start had to start the registry
-
-alive() { # PID: running and not a zombie
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
-stop_pid() { # PID: SIGTERM, up to 5 s grace, then SIGKILL; reap it
-  local pid=$1 i
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.05; done
-    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-
-unmount_under() { # DIR: podman bind-mounts <root>/overlay onto itself and leaves it mounted
-  local dir=$1 mnt _round
-  for _round in 1 2 3; do
-    mnt=$(awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r)
-    [ -n "$mnt" ] || return 0
-    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done <<<"$mnt"
-  done
-}
-
-cleanup() {
-  local i
-  trap - EXIT INT TERM
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}"; done
-  unmount_under "$WORK"
-  rm -rf "$WORK"
-  if [ -n "$STARTED_REGISTRY" ]; then bash "$REPO_DIR/fixtures/registry.sh" stop || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 free_port() { # prints an unused TCP port on 127.0.0.1
   local port tries
@@ -142,46 +87,6 @@ free_port() { # prints an unused TCP port on 127.0.0.1
     fi
   done
   die "no free port found"
-}
-
-# launch KIND NAME URI: start a server with fresh state under $WORK/NAME; sets LAUNCHED_PID
-# (the `{ export; exec; } &` forks once, like a plain `cmd &`, so $! is the server itself)
-# shellcheck disable=SC2030,SC2031  # the exports are meant for the backgrounded server only
-launch() {
-  local kind=$1 name=$2 uri=$3 dir=$WORK/$2
-  mkdir -p "$dir"
-  case $kind in
-    podapid)
-      {
-        export CONTAINERS_REGISTRIES_CONF=$PODAPID_REGISTRIES_CONF
-        exec "$BIN" --root "$dir/root" --runroot "$dir/runroot" service "$uri" -t 0
-      } >"$dir.log" 2>&1 &
-      ;;
-    podman)
-      mkdir -p "$dir/tmp" "$dir/networks"
-      {
-        export TMPDIR=$dir/tmp
-        [ -z "$PODMAN_REGISTRIES_CONF" ] || export CONTAINERS_REGISTRIES_CONF=$PODMAN_REGISTRIES_CONF
-        exec podman --root "$dir/root" --runroot "$dir/runroot" --tmpdir "$dir/tmp" \
-          --network-config-dir "$dir/networks" system service --time=0 "$uri"
-      } >"$dir.log" 2>&1 &
-      ;;
-  esac
-  LAUNCHED_PID=$!
-  PIDS+=("$LAUNCHED_PID")
-}
-
-# wait_ping NAME PID CURL-ARGS...: until GET /_ping answers 200 (30 s max)
-wait_ping() {
-  local name=$1 pid=$2 i
-  shift 2
-  for ((i = 0; i < 600; i++)); do
-    curl -fs -o /dev/null -m 2 "$@" && return 0
-    alive "$pid" || { tail -n 20 "$WORK/$name.log" >&2; die "$name exited during startup"; }
-    sleep 0.05
-  done
-  tail -n 20 "$WORK/$name.log" >&2
-  die "$name did not answer /_ping within 30 s"
 }
 
 # ------------------------------------------------------------ measuring ---
@@ -220,11 +125,6 @@ cold_start() {
   COLD_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }')
 }
 
-median() { # numbers on stdin
-  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1
-    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # wrk_run NAME URL DURATION [WRK-ARGS...]: prints "requests/s completed-requests" from
 # wrk -t2 -c16; warns about errors and non-2xx answers
 wrk_run() {
@@ -253,30 +153,6 @@ info_mean_ms() {
     END {
       if (bad) printf "[bench] WARNING: %d of %d /libpod/info answers were not 200 (%s)\n", bad, n, who > "/dev/stderr"
       printf "%.1f\n", sum / n * 1000 }'
-}
-
-rss_mb() { # PID: VmRSS in MB
-  awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
-}
-
-registry_has_image() { # the registry serves the manifest that docker.io/$PULL_REF is rewritten to
-  curl -fsI -o /dev/null -m 5 \
-    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' \
-    -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' \
-    "http://$REGISTRY/v2/docker.io/library/busybox-layered/manifests/latest"
-}
-
-ensure_registry() {
-  if ! curl -fs -o /dev/null -m 2 "http://$REGISTRY/v2/"; then
-    say "no registry at $REGISTRY: starting one with fixtures/registry.sh"
-    STARTED_REGISTRY=1
-    bash "$REPO_DIR/fixtures/registry.sh" start || die "could not start the registry (fixtures/setup.sh installs it)"
-  fi
-  if ! registry_has_image; then
-    say "$PULL_REF missing from the registry: pushing the fixture images"
-    bash "$REPO_DIR/fixtures/registry.sh" push || die "could not push the fixture images"
-    registry_has_image || die "the registry still does not serve $PULL_REF"
-  fi
 }
 
 # pull_once SOCK: force-removes $PULL_REF, then times one compat pull of it (wall time of the curl
@@ -335,7 +211,8 @@ say "podapid: $BIN ($build_kind build; $("$BIN" --version 2>/dev/null || echo 'v
 if [ -n "$HAVE_PODMAN" ]; then say "podman:  $(command -v podman) ($(podman --version))"
 else say "podman not installed: podapid only"; fi
 say "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) (other load skews every number)"
-ensure_registry
+ensure_registry docker.io/library/busybox-layered
+tsv_start
 say "registry $REGISTRY serves $PULL_REF; podman registries: ${PODMAN_REGISTRIES_CONF:-system (/etc/containers)}"
 
 for s in "${SERVERS[@]}"; do
@@ -446,6 +323,7 @@ row() {
       else if (g ~ /podman/) ok = (r == "n/a") ? -1 : (r + 0 >= n)
       else ok = (a + 0 <= n)
       print ok == 1 ? "yes" : (ok == 0 ? "NO" : "?") }')
+  tsv_row "$2" "$metric" "$a" "$b"
   if [ -n "$HAVE_PODMAN" ]; then
     printf '%-34s | %12s | %12s | %7s | %-20s | %s\n' "$metric" "$a" "$b" "$ratio" "$goal" "$met"
   else

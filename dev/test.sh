@@ -20,4 +20,15 @@ rc=${PIPESTATUS[0]}
 set -e
 # One closing line with the totals over every test binary.
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# Hostile input beyond the property tests: schemathesis against the served OpenAPI document
+# (PODAPID_ST_EXAMPLES generated cases per operation, 0 skips) and a short run of every
+# cargo-fuzz target (PODAPID_FUZZ_SECONDS each, 0 skips). Long runs: README "Proving it".
+if [ "$rc" = 0 ] && [ "${PODAPID_ST_EXAMPLES:-10}" != 0 ]; then
+  echo "=== schemathesis"
+  bash dev/schemathesis.sh target/debug/podapid "${PODAPID_ST_EXAMPLES:-10}" | tail -25 || rc=1
+fi
+if [ "$rc" = 0 ] && [ "${PODAPID_FUZZ_SECONDS:-5}" != 0 ]; then
+  echo "=== fuzz (${PODAPID_FUZZ_SECONDS:-5} s per target)"
+  bash fuzz/run-all.sh "${PODAPID_FUZZ_SECONDS:-5}" || rc=1
+fi
 exit "$rc"

@@ -48,7 +48,7 @@ pub(crate) async fn get(
     let f = tokio::fs::File::open(&tmp)
         .await
         .map_err(|e| ApiError::internal(format!("reading the archive: {e}")))?;
-    let stream = futures::StreamExt::map(tokio_util::io::ReaderStream::new(f), move |c| {
+    let stream = futures::StreamExt::map(api_core::stream::file_stream(f), move |c| {
         let _keep = &tmp;
         c
     });

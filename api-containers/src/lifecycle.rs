@@ -488,7 +488,7 @@ pub(crate) async fn export(
     let f = tokio::fs::File::open(&tmp)
         .await
         .map_err(|e| ApiError::internal(format!("reading the export: {e}")))?;
-    let stream = tokio_util::io::ReaderStream::new(f);
+    let stream = api_core::stream::file_stream(f);
     // Keep the temporary file until the body is sent.
     let stream = futures::StreamExt::map(stream, move |c| {
         let _keep = &tmp;

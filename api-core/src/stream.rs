@@ -169,6 +169,15 @@ pub fn writer_body() -> (ChannelWriter, Body) {
     )
 }
 
+/// The buffer for streaming files to and from disk: large enough that the blocking-pool
+/// round trip of each tokio file operation stays negligible.
+pub const FILE_BUF: usize = 1 << 20;
+
+/// A response body streaming a file in [`FILE_BUF`]-sized reads.
+pub fn file_stream(f: tokio::fs::File) -> tokio_util::io::ReaderStream<tokio::fs::File> {
+    tokio_util::io::ReaderStream::with_capacity(f, FILE_BUF)
+}
+
 /// Writes a request body to a temporary file (uploads: image load/import, archive PUT).
 pub async fn spool(
     dir: &std::path::Path,
@@ -178,9 +187,12 @@ pub async fn spool(
     let tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| crate::error::ApiError::internal(format!("creating a temporary file: {e}")))?
         .into_temp_path();
-    let mut f = tokio::fs::File::create(&tmp)
+    let f = tokio::fs::File::create(&tmp)
         .await
         .map_err(|e| crate::error::ApiError::internal(format!("opening a temporary file: {e}")))?;
+    // Batched: each write to a tokio file is a trip to the blocking pool, and body chunks
+    // are small.
+    let mut f = tokio::io::BufWriter::with_capacity(FILE_BUF, f);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {

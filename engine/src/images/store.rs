@@ -728,9 +728,11 @@ impl PullContext<'_> {
         let blob_path = self.store.blob_path(blob);
         if !blob_path.exists() {
             let tmp = self.store.tmp_path();
-            let mut f = tokio::fs::File::create(&tmp)
+            let f = tokio::fs::File::create(&tmp)
                 .await
                 .map_err(|e| io("creating", &tmp, e))?;
+            // Batched writes: each write to a tokio file is a blocking-pool round trip.
+            let mut f = tokio::io::BufWriter::with_capacity(1 << 20, f);
             let mut last = 0u64;
             let tx = progress.clone();
             let id = short_id.to_string();
@@ -746,7 +748,13 @@ impl PullContext<'_> {
                     }
                 })
                 .await?;
-            f.sync_all().await.map_err(|e| io("syncing", &tmp, e))?;
+            tokio::io::AsyncWriteExt::flush(&mut f)
+                .await
+                .map_err(|e| io("writing", &tmp, e))?;
+            f.get_mut()
+                .sync_all()
+                .await
+                .map_err(|e| io("syncing", &tmp, e))?;
             tokio::fs::rename(&tmp, &blob_path)
                 .await
                 .map_err(|e| io("storing", &blob_path, e))?;
