@@ -32,6 +32,8 @@ else
 fi
 # Debug assertions on: integer overflow is a finding.
 flags=(--sanitizer "$sanitizer" --debug-assertions)
+# FUZZ_DEV=1: the dev profile (much quicker to build; CI's short run uses it).
+[ "${FUZZ_DEV:-0}" = 1 ] && flags+=(--dev)
 
 # Start from the main workspace's versions of every shared dependency.
 if [ ! -f fuzz/Cargo.lock ] || [ Cargo.lock -nt fuzz/Cargo.lock ]; then

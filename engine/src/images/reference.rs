@@ -122,10 +122,12 @@ impl ImageRef {
             Some((first, path)) if looks_like_registry(first) => {
                 // Docker's normalisation: `index.docker.io` is `docker.io`, and one-component
                 // names there live under `library/` (`docker.io/busybox`).
-                let registry = if first == "index.docker.io" {
+                // Host names are case-insensitive: `Docker.IO` is docker.io.
+                let lower = first.to_ascii_lowercase();
+                let registry = if lower == "index.docker.io" {
                     DOCKER_REGISTRY
                 } else {
-                    first
+                    lower.as_str()
                 };
                 let repo = if registry == DOCKER_REGISTRY && !path.contains('/') {
                     format!("library/{path}")
@@ -140,7 +142,7 @@ impl ImageRef {
                 } else {
                     name.to_string()
                 };
-                (default_registry.to_string(), repo)
+                (default_registry.to_ascii_lowercase(), repo)
             }
         };
         if repository.chars().any(|c| c.is_ascii_uppercase()) {
@@ -150,7 +152,7 @@ impl ImageRef {
             return Err(invalid(s, "bad repository name"));
         }
         Ok(ImageRef {
-            registry: registry.to_ascii_lowercase(),
+            registry,
             repository,
             tag,
             digest,
