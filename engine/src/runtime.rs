@@ -224,29 +224,37 @@ impl Runtime {
         self.started.elapsed()
     }
 
-    async fn container_counts(&self) -> Result<ContainerCounts> {
+    /// Containers per recorded status (`running`, `exited`, ...).
+    async fn status_counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
         self.db
             .read(|c| {
-                let mut counts = ContainerCounts::default();
                 let mut stmt =
                     c.prepare("SELECT status, COUNT(*) FROM containers GROUP BY status")?;
                 let rows =
                     stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                let mut out = std::collections::BTreeMap::new();
                 for row in rows {
                     let (status, n) = row?;
-                    counts.total += n;
-                    match ContainerStatus::parse(&status) {
-                        Some(ContainerStatus::Running) => counts.running += n,
-                        Some(ContainerStatus::Paused) => counts.paused += n,
-                        Some(ContainerStatus::Stopped | ContainerStatus::Exited) => {
-                            counts.stopped += n
-                        }
-                        _ => {}
-                    }
+                    out.insert(status, u64::try_from(n).unwrap_or(0));
                 }
-                Ok(counts)
+                Ok(out)
             })
             .await
+    }
+
+    async fn container_counts(&self) -> Result<ContainerCounts> {
+        let mut counts = ContainerCounts::default();
+        for (status, n) in self.status_counts().await? {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            counts.total += n;
+            match ContainerStatus::parse(&status) {
+                Some(ContainerStatus::Running) => counts.running += n,
+                Some(ContainerStatus::Paused) => counts.paused += n,
+                Some(ContainerStatus::Stopped | ContainerStatus::Exited) => counts.stopped += n,
+                _ => {}
+            }
+        }
+        Ok(counts)
     }
 
     /// Whether `sql` (a `COUNT(*)` query with one parameter) counts any row for `key`.
@@ -396,21 +404,7 @@ impl SystemEngine for Runtime {
     }
 
     async fn metrics(&self) -> Result<crate::metrics::EngineMetrics> {
-        let containers = self
-            .db
-            .read(|c| {
-                let mut stmt =
-                    c.prepare("SELECT status, COUNT(*) FROM containers GROUP BY status")?;
-                let rows =
-                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-                let mut out = std::collections::BTreeMap::new();
-                for row in rows {
-                    let (status, n) = row?;
-                    out.insert(status, u64::try_from(n).unwrap_or(0));
-                }
-                Ok(out)
-            })
-            .await?;
+        let containers = self.status_counts().await?;
         let mut pods = std::collections::BTreeMap::new();
         for p in crate::pods::PodEngine::list(self).await? {
             *pods.entry(p.state).or_insert(0) += 1;

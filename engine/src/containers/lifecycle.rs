@@ -1720,22 +1720,21 @@ impl Runtime {
                 self.record_exit(&rec.id, code).await?;
                 continue;
             }
+            // The runtime's view: `runc state` JSON, its `status` field.
             let state = self
                 .runc(vec!["state".into(), rec.id.clone()])
                 .await
                 .unwrap_or_default();
-            let alive = ["\"running\"", "\"paused\"", "\"created\""]
-                .iter()
-                .any(|s| state.contains(s));
-            if alive {
+            let status = serde_json::from_str::<serde_json::Value>(&state)
+                .ok()
+                .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(String::from));
+            if let Some(status @ ("running" | "paused" | "created")) = status.as_deref() {
                 // A crash between the runtime's verb and the record's update leaves them
                 // apart: the runtime's state is the truth.
-                let now = if state.contains("\"running\"") {
-                    Some(ContainerStatus::Running)
-                } else if state.contains("\"paused\"") {
-                    Some(ContainerStatus::Paused)
-                } else {
-                    None
+                let now = match status {
+                    "running" => Some(ContainerStatus::Running),
+                    "paused" => Some(ContainerStatus::Paused),
+                    _ => None,
                 };
                 let mut rec = rec;
                 if let Some(now) = now.filter(|n| *n != rec.status) {
